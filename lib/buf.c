@@ -24,10 +24,10 @@ struct buf *buf_create(size_t initial, size_t limit)
 	struct buf *b = mem_alloc(sizeof(*b));
 
 	b->limit = limit ? limit : BUF_DEFAULT_LIMIT;
-	if (initial > b->limit)
-		initial = b->limit;
 	if (initial < 16)
 		initial = 16;
+	if (initial > b->limit)
+		initial = b->limit; /* cap never exceeds the limit */
 	b->cap = initial;
 	b->data = mem_alloc(b->cap + 1);
 	b->data[0] = 0;
@@ -201,7 +201,7 @@ char *buf_steal(struct buf *b)
 {
 	char *data = b->data;
 
-	b->cap = 16;
+	b->cap = b->limit < 16 ? b->limit : 16;
 	b->data = mem_alloc(b->cap + 1);
 	b->len = 0;
 	b->data[0] = 0;
