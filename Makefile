@@ -76,10 +76,12 @@ links: $(BUILD)/bin/sendmail
 	@ln -sf sendmail $(BUILD)/bin/newaliases
 
 # Each daemon: every .c file in its folder.
-.SECONDEXPANSION:
-$(BUILD)/libexec/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard $$*/*.c)) $(LIBA)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+define DAEMON_RULE
+$(BUILD)/libexec/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c)) $(LIBA)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call DAEMON_RULE,$(d))))
 
 $(BUILD)/tests/libexec/%: $(BUILD)/obj/tests/services/%.o $(LIBA)
 	@mkdir -p $(@D)
