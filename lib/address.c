@@ -516,14 +516,17 @@ static int address_set(struct buf *addr, const char *s, size_t len,
 int address_parse_path(const char *in, size_t len, unsigned flags,
                        struct buf *addr, size_t *consumed, const char **why)
 {
-	const unsigned char *p = (const unsigned char *)in, *end = p + len;
-	const unsigned char *open;
+	const unsigned char *p, *end, *open;
 	char out[ADDRESS_LOCAL_MAX + ADDRESS_DOMAIN_MAX + 2];
 	size_t outlen = 0;
 	const char *dummy;
 
 	if (why == NULL)
 		why = &dummy;
+	if (len == 0)
+		in = ""; /* no arithmetic on a NULL pointer */
+	p = (const unsigned char *)in;
+	end = p + len;
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
 	if (p >= end) {

@@ -587,6 +587,8 @@ struct address_list *address_list_parse(const char *in, size_t len,
 			*why = "header too long";
 		return NULL;
 	}
+	if (len == 0)
+		in = ""; /* no arithmetic on a NULL pointer */
 	memset(&P, 0, sizeof(P));
 	P.p = (const unsigned char *)in;
 	P.end = P.p + len;

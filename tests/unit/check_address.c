@@ -274,6 +274,15 @@ START_TEST(test_parse_path_limits)
 	    address_parse_path("<a@b>", 4, 0, small, &consumed, &why), -1);
 	ck_assert_int_eq(
 	    address_parse_path("<a@b>", 0, 0, small, &consumed, NULL), -1);
+	ck_assert_int_eq(address_parse_path(NULL, 0, ADDRESS_ALLOW_NULL, small,
+	                                    &consumed, &why),
+	                 -1);
+	ck_assert_str_eq(why, "missing address");
+	struct address_list *l = address_list_parse(NULL, 0, 0, 1, &why);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_uint_eq(address_list_count(l), 0);
+	address_list_destroy(&l);
+	address_list_destroy(&l); /* a second destroy is harmless */
 	buf_destroy(&small);
 }
 END_TEST
