@@ -47,18 +47,20 @@ int attr_get_int(const struct attr_list *l, const char *name, long long min,
 int attr_require(const struct attr_list *l, const char *const *names,
 		 struct buf *err);
 
-/* Encode l onto out (appending). */
+/* Encode l onto out (appending); panics if out's limit is too small. */
 void attr_encode(const struct attr_list *l, struct buf *out);
 /* Decode exactly one message from data; sets *used to the bytes consumed.
  * Returns 0 (l filled), 1 (need more data), -1 (malformed or over limits,
- * reason in err). l is reset first. */
+ * reason in err). l is reset first and stays empty unless 0; *used is only
+ * set on 0. limits NULL: attr_default_limits. */
 int attr_decode(struct attr_list *l, const void *data, size_t len,
 		size_t *used, const struct attr_limits *limits,
 		struct buf *err);
 /* Write one message to the stream (buffered: call stream_flush). */
 int attr_write(struct stream *s, const struct attr_list *l);
 /* Read one message; 0 ok, STREAM_EOF at a clean end before any byte,
- * other stream errors, or -5 (ATTR_MALFORMED) with a reason in err. */
+ * other stream errors, or -5 (ATTR_MALFORMED, EOF inside a message included)
+ * with a reason in err. l is empty unless 0. limits NULL: the defaults. */
 #define ATTR_MALFORMED (-5)
 int attr_read(struct stream *s, struct attr_list *l,
 	      const struct attr_limits *limits, struct buf *err);

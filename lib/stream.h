@@ -53,7 +53,9 @@ int stream_release(struct stream **sp);
 /* The underlying fd. */
 int stream_fd(const struct stream *s);
 
-/* Per-operation deadlines in milliseconds (-1: none; the default). */
+/* Per-operation deadlines in milliseconds (-1: none; the default): one
+ * read_line/read/read_exact, or one write/flush that reaches the transport,
+ * must finish in time however many transport calls it takes. */
 void stream_set_timeouts(struct stream *s, int read_ms, int write_ms);
 /* Install a transport (ctx is the transport's, not freed by the stream). */
 void stream_set_ops(struct stream *s, const struct stream_ops *ops, void *ctx);
@@ -68,7 +70,8 @@ int stream_read_line(struct stream *s, struct buf *line, size_t max,
 /* Read up to len bytes (whatever is buffered first, else one transport
  * read). Returns bytes read, 0 on EOF, STREAM_TIMEOUT or STREAM_ERROR. */
 ssize_t stream_read(struct stream *s, void *data, size_t len);
-/* Read exactly len bytes; returns 0, or STREAM_EOF/TIMEOUT/ERROR. */
+/* Read exactly len bytes; returns 0, or STREAM_EOF/TIMEOUT/ERROR (what was
+ * read before the failure is lost). */
 int stream_read_exact(struct stream *s, void *data, size_t len);
 /* Bytes already read from the transport but not yet consumed, including
  * what the transport itself holds (RFC 2920 pipelining; RFC 3207 STARTTLS
@@ -89,7 +92,10 @@ int stream_printf(struct stream *s, const char *fmt, ...)
 int stream_flush(struct stream *s);
 /* Bytes waiting in the write buffer. */
 size_t stream_unflushed(const struct stream *s);
-/* Sticky error state: true once any read/write failed or timed out. */
+/* Sticky error state: true once any read/write failed or timed out. Per
+ * direction: after a read failure every read returns that status again,
+ * after a write failure every write does; a read timeout still lets the
+ * caller write a last reply. EOF is not a failure. */
 bool stream_failed(const struct stream *s);
 
 #endif

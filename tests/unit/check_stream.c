@@ -671,7 +671,10 @@ static void on_alarm(int sig)
 
 START_TEST(test_eintr_and_nonblocking)
 {
-	int nonblock = _i;
+	/* 0: blocking with a deadline (poll is interrupted), 1: non-blocking
+	 * without one (EAGAIN, then poll), 2: blocking without one (read
+	 * itself is interrupted). */
+	int nonblock = _i == 1, deadline_ms = _i == 0 ? 5000 : -1;
 	struct buf *line = buf_create(0, 100);
 	struct itimerval it = {{0, 10000}, {0, 10000}}, off = {{0, 0}, {0, 0}};
 	struct sigaction sa, old;
@@ -698,7 +701,7 @@ START_TEST(test_eintr_and_nonblocking)
 	peer_start(&p);
 	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
 	s = stream_open(sv[0]);
-	stream_set_timeouts(s, nonblock ? -1 : 5000, -1);
+	stream_set_timeouts(s, deadline_ms, -1);
 	ck_assert_int_eq(stream_read_line(s, line, 100, NULL), STREAM_OK);
 	ck_assert_str_eq(buf_str(line), "late line");
 	ck_assert_int_eq(stream_read_exact(s, got, 6), 0);
@@ -734,7 +737,7 @@ Suite *stream_suite(void)
 	tcase_add_test(tc, test_buffered_and_discard);
 	tcase_add_test(tc, test_transport_ops);
 	tcase_add_test(tc, test_read_and_read_exact);
-	tcase_add_loop_test(tc, test_eintr_and_nonblocking, 0, 2);
+	tcase_add_loop_test(tc, test_eintr_and_nonblocking, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }
