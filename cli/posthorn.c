@@ -88,8 +88,9 @@ struct config *cli_load_config(struct cli *cli)
 }
 
 /* Where this executable lives (to find ../libexec in a build tree). */
-static char *cli_find_self_dir(const char *argv0)
+static const char *cli_find_self_dir(const char *argv0)
 {
+	static char dir[PATH_MAX];
 	char path[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
 
@@ -99,7 +100,8 @@ static char *cli_find_self_dir(const char *argv0)
 	} else {
 		path[n] = 0;
 	}
-	return strdup(dirname(path));
+	str_copy(dir, sizeof(dir), dirname(path));
+	return dir;
 }
 
 int main(int argc, char **argv)
