@@ -28,7 +28,6 @@
 
 #include "posthorn.h"
 #include "buf.h"
-#include "mem.h"
 #include "number.h"
 #include "str.h"
 
@@ -366,7 +365,10 @@ int cli_init(struct cli *cli, int argc, char **argv)
 		struct passwd *pw = getpwuid(geteuid());
 		if (pw == NULL)
 			return cli_fail("init: cannot find my own user name");
-		o.mail_owner = o.vmail_owner = mem_strdup(pw->pw_name);
+		static char self_name[256];
+		if (str_copy(self_name, sizeof(self_name), pw->pw_name) < 0)
+			return cli_fail("init: user name too long");
+		o.mail_owner = o.vmail_owner = self_name;
 	}
 	/* The daemons live beside the command: BINDIR/../libexec. */
 	if (str_format(daemon_dir, sizeof(daemon_dir), "%s/../libexec",
