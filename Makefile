@@ -39,13 +39,15 @@ LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBA := $(BUILD)/lib/libposthorn.a
 
-POSTHORN_SRC := $(filter-out cli/sendmail%,$(wildcard cli/*.c))
+POSTHORN_SRC := $(filter-out cli/sendmail% cli/postdrop%,$(wildcard cli/*.c))
 SENDMAIL_SRC := $(wildcard cli/sendmail*.c)
+POSTDROP_SRC := $(wildcard cli/postdrop*.c)
 TESTSVC_SRC := $(wildcard tests/services/*.c)
 UNIT_SRC := $(wildcard tests/unit/check_*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-BINS := $(BUILD)/bin/posthorn $(if $(SENDMAIL_SRC),$(BUILD)/bin/sendmail)
+BINS := $(BUILD)/bin/posthorn $(if $(SENDMAIL_SRC),$(BUILD)/bin/sendmail) \
+	$(if $(POSTDROP_SRC),$(BUILD)/bin/postdrop)
 LIBEXEC := $(DAEMONS:%=$(BUILD)/libexec/%)
 TESTSVCS := $(TESTSVC_SRC:tests/services/%.c=$(BUILD)/tests/libexec/%)
 UNIT_BIN := $(BUILD)/tests/unit_tests
@@ -67,6 +69,10 @@ $(BUILD)/bin/posthorn: $(POSTHORN_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/bin/sendmail: $(SENDMAIL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/bin/postdrop: $(POSTDROP_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

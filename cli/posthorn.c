@@ -29,6 +29,8 @@ static const struct {
 	{"stop", cli_stop, "stop"},
 	{"reload", cli_reload, "reload"},
 	{"status", cli_status, "status"},
+	{"queue", cli_queue, "queue list [--json] | show ID | delete ID|ALL | "
+			     "hold ID | release ID | requeue ID|ALL | flush"},
 };
 
 #define CLI_NVERBS (sizeof(cli_verbs) / sizeof(cli_verbs[0]))

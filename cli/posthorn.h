@@ -26,6 +26,9 @@ int cli_start(struct cli *cli, int argc, char **argv);
 int cli_stop(struct cli *cli, int argc, char **argv);
 int cli_reload(struct cli *cli, int argc, char **argv);
 int cli_status(struct cli *cli, int argc, char **argv);
+/* posthorn_queue.c: list [--json] | show | delete | hold | release |
+ * requeue | flush. */
+int cli_queue(struct cli *cli, int argc, char **argv);
 
 /* The instance directory, or print "no instance: use -c DIR" and NULL. */
 const char *cli_config_dir(struct cli *cli);

@@ -53,6 +53,9 @@ const struct param_def param_table[] = {
     STR("canonical_maps", "",
         "Tables that rewrite sender and recipient addresses in envelope "
         "and headers."),
+    INT("cleanup_recipient_limit", "10000", 1, 1000000,
+        "posthorn: maximal number of envelope recipients of one message, "
+        "after virtual alias expansion."),
     STR("command_directory", "/usr/local/sbin",
         "Where the posthorn and sendmail commands are installed."),
     STR("config_directory", "/etc/posthorn",
@@ -70,6 +73,9 @@ const struct param_def param_table[] = {
         "Transport for recipients in no local, virtual or relay domain."),
     BOOL("disable_vrfy_command", "yes",
          "Reject the SMTP VRFY command (it leaks valid addresses)."),
+    SIZE("header_size_limit", "102400", 1024, 64 * MIB_,
+         "Maximal size of one message header field; the excess is "
+         "discarded."),
     INT("hopcount_limit", "50", 1, 1000,
         "Maximal number of Received: headers before a message bounces "
         "as looping."),
@@ -135,6 +141,9 @@ const struct param_def param_table[] = {
         "Root of the mail queue (incoming, active, deferred, ...)."),
     TIME("queue_run_delay", "300s", 's', 1, DAY_,
          "How often the queue manager scans the deferred queue."),
+    STR("recipient_canonical_maps", "",
+        "Tables that rewrite envelope recipient addresses (before "
+        "canonical_maps)."),
     STR("recipient_delimiter", "",
         "Characters that separate a user name from an extension "
         "(user+tag)."),
@@ -144,6 +153,9 @@ const struct param_def param_table[] = {
     STR("relayhost", "",
         "Default next hop for non-local mail ([host]:port); empty: "
         "direct MX delivery."),
+    STR("sender_canonical_maps", "",
+        "Tables that rewrite envelope sender addresses (before "
+        "canonical_maps)."),
     TIME("service_throttle_time", "60s", 's', 1, HOUR_,
          "How long master waits before restarting a failing service."),
     STR("setgid_group", "postdrop",
