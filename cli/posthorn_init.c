@@ -29,6 +29,7 @@
 #include "posthorn.h"
 #include "buf.h"
 #include "number.h"
+#include "queue_layout.h"
 #include "str.h"
 
 #define INIT_MAIL_OWNER "posthorn"
@@ -431,6 +432,14 @@ int cli_init(struct cli *cli, int argc, char **argv)
 	str_format(path, sizeof(path), "%s/main.cf", o.dir);
 	if (init_write_file(path, buf_str(text), 0644) != 0)
 		goto fail;
+	/* The queue tree too, so that sendmail works before the first start. */
+	struct config *cf = config_load(o.dir, text);
+	if (cf == NULL || queue_layout_ensure(cf, text) < 0) {
+		cli_fail("init: queue: %s", buf_str(text));
+		config_destroy(&cf);
+		goto fail;
+	}
+	config_destroy(&cf);
 	buf_destroy(&text);
 	printf("posthorn: instance created in %s (smtp port %lld)\n", o.dir,
 	       o.port_base + 25);

@@ -34,8 +34,10 @@ long long master_wakeup_run(struct master *m, long long now)
 	for (struct master_serv *s = m->services; s; s = s->next) {
 		if (s->wakeup <= 0 || s->nlisten == 0)
 			continue;
+		/* The first wakeup comes one second after start, so that mail
+		 * left in maildrop/ while stopped is picked up at once. */
 		if (s->next_wakeup == 0)
-			s->next_wakeup = now + (long long)s->wakeup * 1000;
+			s->next_wakeup = now + 1000;
 		if (now >= s->next_wakeup) {
 			bool throttled = s->throttle_until != 0;
 

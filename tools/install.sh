@@ -10,6 +10,13 @@ bindir=$prefix/sbin
 libexec=$prefix/libexec/posthorn
 install -d "$bindir" "$libexec"
 install -m 0755 "$build/bin/posthorn" "$bindir/posthorn"
+[ -f "$build/bin/postdrop" ] && {
+	install -m 0755 "$build/bin/postdrop" "$bindir/postdrop"
+	# postdrop is the one setgid program: group postdrop may write maildrop/.
+	if getent group postdrop >/dev/null; then
+		chgrp postdrop "$bindir/postdrop" && chmod 2755 "$bindir/postdrop"
+	fi
+}
 [ -f "$build/bin/sendmail" ] && {
 	install -m 0755 "$build/bin/sendmail" "$bindir/sendmail"
 	ln -sf sendmail "$bindir/mailq"
