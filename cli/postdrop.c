@@ -50,6 +50,7 @@
 #include "maildrop.h"
 #include "mem.h"
 #include "msg.h"
+#include "server.h"
 #include "queue_file.h"
 #include "server_listen.h"
 #include "str.h"
@@ -161,17 +162,12 @@ static void postdrop_clean_env(void)
  * which sendmail passes on to its caller. */
 static void postdrop_log_init(struct config *c)
 {
-	const char *file = config_str(c, "maillog_file");
+	struct buf *err = buf_create(0, 1024);
 
-	msg_init(config_str(c, "syslog_name"), "postdrop");
-	if (*file) {
-		if (msg_open_file(file) == 0)
-			msg_set_sinks(MSG_SINK_FILE | MSG_SINK_STDERR);
-		return;
-	}
-	if (msg_set_facility(config_str(c, "syslog_facility")) < 0)
-		msg_set_facility("mail");
-	msg_set_sinks(MSG_SINK_SYSLOG | MSG_SINK_STDERR);
+	/* A user who may not write maillog_file still sees stderr. */
+	if (server_log_init(c, "postdrop", MSG_SINK_STDERR, err) < 0)
+		msg_set_sinks(MSG_SINK_STDERR);
+	buf_destroy(&err);
 }
 
 /* Flush the new directory entry: fsync of maildrop/ when we can read it

@@ -43,6 +43,7 @@
 #include "maildrop.h"
 #include "mem.h"
 #include "msg.h"
+#include "server.h"
 #include "queue_list.h"
 #include "server_listen.h"
 #include "str.h"
@@ -326,17 +327,12 @@ static const char *sm_self_dir(const char *argv0)
  * syslog when no file is configured). */
 static void sm_log_init(struct config *c)
 {
-	const char *file = config_str(c, "maillog_file");
+	struct buf *err = buf_create(0, 1024);
 
-	msg_init(config_str(c, "syslog_name"), "sendmail");
-	if (*file) {
-		if (msg_open_file(file) == 0)
-			msg_set_sinks(MSG_SINK_FILE | MSG_SINK_STDERR);
-		return;
-	}
-	if (msg_set_facility(config_str(c, "syslog_facility")) < 0)
-		msg_set_facility("mail");
-	msg_set_sinks(MSG_SINK_SYSLOG | MSG_SINK_STDERR);
+	/* A user who may not write maillog_file still sees stderr. */
+	if (server_log_init(c, "sendmail", MSG_SINK_STDERR, err) < 0)
+		msg_set_sinks(MSG_SINK_STDERR);
+	buf_destroy(&err);
 }
 
 static int sm_flush_each(const char *queue, const char *id, const char *path,
