@@ -289,6 +289,28 @@ out:
 	return ret;
 }
 
+/* Has pid exited (gone, or a zombie waiting for its parent)? */
+static bool control_pid_gone(pid_t pid)
+{
+	char path[64], stat[256];
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	if (str_format(path, sizeof(path), "/proc/%ld/stat", (long)pid) < 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	stat[n] = 0;
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	char *paren = strrchr(stat, ')');
+	return paren != NULL && paren[1] == ' ' && paren[2] == 'Z';
+}
+
 int cli_stop(struct cli *cli, int argc, char **argv)
 {
 	struct config *cf;
@@ -317,7 +339,11 @@ int cli_stop(struct cli *cli, int argc, char **argv)
 	while ((r = control_running(cf, &pid)) == 1 &&
 	       control_now_ms() < deadline)
 		control_sleep_ms(50);
-	if (r == 1)
+	/* The lock goes while master is still exiting: wait for the process
+	 * itself, so that `stop` returns only when nothing is left. */
+	while (r == 0 && !control_pid_gone(pid) && control_now_ms() < deadline)
+		control_sleep_ms(10);
+	if (r == 1 || (r == 0 && !control_pid_gone(pid)))
 		cli_fail("stop: master (pid %ld) is still running", (long)pid);
 	else if (r == 0)
 		ret = CLI_OK;

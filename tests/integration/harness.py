@@ -27,6 +27,9 @@ BUILD = os.environ.get("POSTHORN_BUILD") or os.path.abspath(
 BIN = os.path.join(BUILD, "bin")
 POSTHORN = os.path.join(BIN, "posthorn")
 TEST_LIBEXEC = os.path.join(BUILD, "tests", "libexec")
+# A loopback UDP port with nothing behind it: the default resolver of every
+# test instance.
+DNS_BLACKHOLE_PORT = 1
 # The port offsets of CONTRACT.md.
 PORT_OFFSETS = {"smtp": 25, "submission": 587, "smtps": 465, "pop3": 110,
                 "pop3s": 995, "imap": 143, "imaps": 993}
@@ -108,6 +111,11 @@ class Instance:
         self.domain = domain
         run([POSTHORN, "init", self.dir, "--port-base", str(self.port_base),
              "--hostname", hostname, "--domain", domain])
+        # Tests never send traffic off this machine: DNS goes to a loopback
+        # port where nothing listens (queries fail at once, mail to remote
+        # domains is deferred) unless a test starts its own dnsmasq and
+        # points dns_resolver_address at it.
+        self.conf(dns_resolver_address="127.0.0.1:%d" % DNS_BLACKHOLE_PORT)
 
     def port(self, service):
         return self.port_base + PORT_OFFSETS[service]
@@ -118,6 +126,25 @@ class Instance:
 
     def conf(self, **settings):
         self.posthorn("conf", *["%s=%s" % kv for kv in settings.items()])
+
+    def disable_service(self, name):
+        """Take a service out of master.cf (with its continuation lines),
+        e.g. "qmgr" so that queued mail stays where a test can look."""
+        path = os.path.join(self.dir, "master.cf")
+        with open(path) as f:
+            lines = f.readlines()
+        out, skipping = [], False
+        for line in lines:
+            if line[:1] in (" ", "\t") and line.strip() and \
+                    not line.lstrip().startswith("#"):
+                if not skipping:
+                    out.append(line)
+                continue
+            skipping = line.split()[:1] == [name]
+            if not skipping:
+                out.append(line)
+        with open(path, "w") as f:
+            f.writelines(out)
 
     def append_master_cf(self, line):
         with open(os.path.join(self.dir, "master.cf"), "a") as f:
