@@ -32,7 +32,7 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now $(SANLD)
 LIBS := -llmdb $(PKG_LIBS) -lresolv -lcrypt
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-DAEMON_NAMES := master smtpd cleanup qmgr smtp local pickup bounce pop3d imapd
+DAEMON_NAMES := master smtpd cleanup qmgr smtp local pickup bounce pop3d imapd anvil
 DAEMONS := $(foreach d,$(DAEMON_NAMES),$(if $(wildcard $(d)/$(d).c),$(d)))
 
 LIB_SRC := $(wildcard lib/*.c)

@@ -11,7 +11,11 @@
  *   CONTENT --{chunk}--> CONTENT
  *   ENVELOPE/RCPTS/CONTENT --{request=end}--> REPLY --written--> closed
  *
- * The queue file is created when the envelope is complete; the reply
+ * The queue file is created when the envelope is complete, or at
+ * {request=begin} when the client asks for the queue ID up front
+ * (CLEANUP_FLAG_QUEUE_ID: smtpd puts it in its Received: header); then
+ * an early {status=0, queue_id} (or {status=4, reason}, which ends the
+ * session) goes out before the envelope is read. The final reply
  * ({status=0, queue_id} or {status=4|5, reason}) is sent exactly once,
  * after {request=end} and, for status 0, after the file is durable. A
  * rejected message is still read to its end (the client streams without
@@ -62,6 +66,7 @@ static const struct attr_limits cleanup_limits = {8, 32, QUEUE_BLOCK_MAX,
 
 static void cleanup_session_event(int fd, int revents, void *ctx);
 static void cleanup_session_timeout(void *ctx);
+static void cleanup_session_flush(struct cleanup_session *cs);
 
 static void cleanup_session_end(struct cleanup_session *cs)
 {
@@ -100,8 +105,9 @@ static void cleanup_session_bad(struct cleanup_session *cs, const char *why)
 	cleanup_session_end(cs);
 }
 
-/* Write what is left of the reply; end the session once it is out. */
-static void cleanup_session_flush(struct cleanup_session *cs)
+/* Write what the socket takes of cs->out: 1 all of it, 0 the socket is
+ * full (the rest when it is writable), -1 the client left. */
+static int cleanup_session_write(struct cleanup_session *cs)
 {
 	while (buf_len(cs->out) > 0) {
 		ssize_t n = send(cs->fd, buf_str(cs->out), buf_len(cs->out),
@@ -109,46 +115,49 @@ static void cleanup_session_flush(struct cleanup_session *cs)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			multi_server_watch(cs->fd, POLLOUT,
-			                   cleanup_session_event, cs);
-			cleanup_session_arm(cs);
-			return;
-		}
-		if (n <= 0) {
-			/* The client left: the verdict stands (a queued
-			 * message stays queued). */
-			break;
-		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
 		buf_consume(cs->out, (size_t)n);
+	}
+	return 1;
+}
+
+/* Write what is left of the reply; end the session once it is out. */
+static void cleanup_session_flush(struct cleanup_session *cs)
+{
+	/* A client that left changes nothing: the verdict stands (a queued
+	 * message stays queued). */
+	if (cleanup_session_write(cs) == 0) {
+		multi_server_watch(cs->fd, POLLOUT, cleanup_session_event, cs);
+		cleanup_session_arm(cs);
+		return;
 	}
 	cleanup_session_end(cs);
 }
 
-/* The envelope is complete: queue file, rewriting, envelope records. */
-static void cleanup_session_envelope_done(struct cleanup_session *cs)
+/* Write the early {status=0, queue_id} reply, the rest when the socket
+ * is writable. false when the session has ended (the client left). */
+static bool cleanup_session_send_early(struct cleanup_session *cs)
 {
-	struct cleanup_state *st = cs->st;
+	int r = cleanup_session_write(cs);
 
-	if (st->status != 0)
-		return;
-	if (cleanup_queue_create(st) < 0)
-		return;
-	cleanup_rewrite_envelope(st);
-	if (cleanup_queue_envelope(st) < 0)
-		return;
-	cleanup_content_start(st);
+	if (r < 0) {
+		cleanup_session_end(cs);
+		return false;
+	}
+	multi_server_watch(cs->fd, r == 0 ? POLLIN | POLLOUT : POLLIN,
+	                   cleanup_session_event, cs);
+	return true;
 }
 
-/* {request=end}: finish, commit, reply. */
-static void cleanup_session_finish(struct cleanup_session *cs)
+/* The one final reply, st's verdict; the session ends once it is out. */
+static void cleanup_session_reply(struct cleanup_session *cs)
 {
 	struct cleanup_state *st = cs->st;
 	struct attr_list *reply = attr_list_create();
 
-	cleanup_content_end(st);
-	if (st->status == 0)
-		(void)cleanup_queue_commit(st);
 	if (st->status == 0) {
 		attr_add_int(reply, "status", 0);
 		attr_add_str(reply, "queue_id", st->queue_id);
@@ -160,11 +169,56 @@ static void cleanup_session_finish(struct cleanup_session *cs)
 	}
 	attr_encode(reply, cs->out);
 	attr_list_destroy(&reply);
+	cs->phase = CS_REPLY;
 	multi_server_unwatch(cs->fd);
 	multi_server_timer_cancel(cleanup_session_timeout, cs);
 	if (st->status == 0)
 		cleanup_queue_trigger();
 	cleanup_session_flush(cs);
+}
+
+/* {request=begin} with CLEANUP_FLAG_QUEUE_ID: create the file now and
+ * tell the client its ID (or why not, which ends the session). false
+ * when the session has ended. */
+static bool cleanup_session_early_id(struct cleanup_session *cs)
+{
+	struct attr_list *reply;
+
+	if (cleanup_queue_create(cs->st) < 0) {
+		cleanup_session_reply(cs);
+		return false;
+	}
+	reply = attr_list_create();
+	attr_add_int(reply, "status", 0);
+	attr_add_str(reply, "queue_id", cs->st->queue_id);
+	attr_encode(reply, cs->out);
+	attr_list_destroy(&reply);
+	return cleanup_session_send_early(cs);
+}
+
+/* The envelope is complete: queue file, rewriting, envelope records. */
+static void cleanup_session_envelope_done(struct cleanup_session *cs)
+{
+	struct cleanup_state *st = cs->st;
+
+	if (st->status != 0)
+		return;
+	/* With CLEANUP_FLAG_QUEUE_ID the file exists already. */
+	if (st->fd < 0 && cleanup_queue_create(st) < 0)
+		return;
+	cleanup_rewrite_envelope(st);
+	if (cleanup_queue_envelope(st) < 0)
+		return;
+	cleanup_content_start(st);
+}
+
+/* {request=end}: finish, commit, reply. */
+static void cleanup_session_finish(struct cleanup_session *cs)
+{
+	cleanup_content_end(cs->st);
+	if (cs->st->status == 0)
+		(void)cleanup_queue_commit(cs->st);
+	cleanup_session_reply(cs);
 }
 
 /* The value of the single attribute a message must consist of. */
@@ -196,13 +250,17 @@ static bool cleanup_session_message(struct cleanup_session *cs)
 	case CS_BEGIN:
 		if (req == NULL || strcmp(req, "begin") != 0 ||
 		    attr_list_count(m) != 2 ||
-		    attr_get_int(m, "flags", 0, CLEANUP_FLAG_LOCAL, &n) < 0) {
+		    attr_get_int(m, "flags", 0,
+		                 CLEANUP_FLAG_LOCAL | CLEANUP_FLAG_QUEUE_ID,
+		                 &n) < 0) {
 			cleanup_session_bad(cs, "expected {request=begin, "
 			                        "flags}");
 			return false;
 		}
 		cs->st = cleanup_state_create((int)n);
 		cs->phase = CS_SENDER;
+		if (n & CLEANUP_FLAG_QUEUE_ID)
+			return cleanup_session_early_id(cs);
 		return true;
 	case CS_SENDER:
 		if ((v = cleanup_only(m, "sender", &len)) == NULL) {
@@ -334,9 +392,15 @@ static void cleanup_session_event(int fd, int revents, void *ctx)
 {
 	struct cleanup_session *cs = ctx;
 
-	if (cs->phase == CS_REPLY)
+	if (cs->phase == CS_REPLY) {
 		cleanup_session_flush(cs);
-	else
+		return;
+	}
+	/* The rest of an early reply first; the client waits for it. */
+	if ((revents & POLLOUT) && buf_len(cs->out) > 0 &&
+	    !cleanup_session_send_early(cs))
+		return;
+	if (revents & ~POLLOUT)
 		cleanup_session_read(cs);
 }
 

@@ -25,6 +25,10 @@ static const struct {
 	{"conf", cli_conf, "conf [-n | -d] [NAME ...] [NAME=VALUE ...]"},
 	{"check", cli_check, "check"},
 	{"map", cli_map, "map build FILE | map get TYPE:NAME KEY"},
+	{"aliases", cli_aliases, "aliases"},
+	{"user", cli_user, "user add ADDRESS --password-stdin [--quota BYTES] | "
+			   "del ADDRESS | list | passwd ADDRESS | "
+			   "disable ADDRESS | enable ADDRESS"},
 	{"start", cli_start, "start [--foreground]"},
 	{"stop", cli_stop, "stop"},
 	{"reload", cli_reload, "reload"},

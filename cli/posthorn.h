@@ -22,6 +22,10 @@ int cli_init(struct cli *cli, int argc, char **argv);
 int cli_conf(struct cli *cli, int argc, char **argv);
 int cli_check(struct cli *cli, int argc, char **argv);
 int cli_map(struct cli *cli, int argc, char **argv);
+/* posthorn_aliases.c: newaliases (build every alias_database table). */
+int cli_aliases(struct cli *cli, int argc, char **argv);
+/* posthorn_user.c: user add | del | list | passwd | disable | enable. */
+int cli_user(struct cli *cli, int argc, char **argv);
 int cli_start(struct cli *cli, int argc, char **argv);
 int cli_stop(struct cli *cli, int argc, char **argv);
 int cli_reload(struct cli *cli, int argc, char **argv);

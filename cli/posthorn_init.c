@@ -2,7 +2,8 @@
  * posthorn_init.c: `posthorn init DIR`: creates a self-contained instance
  * (CONTRACT.md: Instances): main.cf and master.cf with absolute paths,
  * aliases, users, a fresh self-signed TLS certificate and key made with the
- * OpenSSL API, queue/, mail/DOMAIN/, log/maillog. Run as root it creates
+ * OpenSSL API, queue/, mail/DOMAIN/, log/maillog, and users with its
+ * empty users.lmdb (virtual_mailbox_maps). Run as root it creates
  * the system users (mail_owner, vmail) and the postdrop group if missing
  * and gives directories to them; run as anyone else the instance runs as
  * that user.
@@ -27,10 +28,12 @@
 #include <openssl/x509v3.h>
 
 #include "posthorn.h"
+#include "aliases.h"
 #include "buf.h"
 #include "number.h"
 #include "queue_layout.h"
 #include "str.h"
+#include "users.h"
 
 #define INIT_MAIL_OWNER "posthorn"
 #define INIT_VMAIL_OWNER "vmail"
@@ -236,13 +239,15 @@ static void init_main_cf(const struct init_options *o, const char *daemon_dir,
 		   "mynetworks = 127.0.0.0/8, [::1]/128\n\n"
 		   "alias_maps = lmdb:%s/aliases\n"
 		   "alias_database = lmdb:%s/aliases\n"
+		   "# Mailbox users: `posthorn user add|del|list|passwd`.\n"
+		   "virtual_mailbox_maps = lmdb:%s/users\n"
 		   "smtpd_tls_cert_file = %s/tls/cert.pem\n"
 		   "smtpd_tls_key_file = %s/tls/key.pem\n",
 		   o->dir, o->dir, o->dir, daemon_dir, command_dir, o->dir,
 		   o->dir, o->mail_owner, o->vmail_owner, o->hostname,
 		   strchr(o->hostname, '.') ? strchr(o->hostname, '.') + 1
 					    : "localdomain",
-		   o->domain, o->dir, o->dir, o->dir, o->dir);
+		   o->domain, o->dir, o->dir, o->dir, o->dir, o->dir);
 }
 
 static void init_master_cf(const struct init_options *o, struct buf *out)
@@ -283,6 +288,8 @@ static void init_master_cf(const struct init_options *o, struct buf *out)
 		   "qmgr\n"
 		   "bounce     unix  -       -       n       -       0       "
 		   "bounce\n"
+		   "anvil      unix  -       -       n       -       1       "
+		   "anvil\n"
 		   "smtp       unix  -       -       n       -       -       "
 		   "smtp\n"
 		   "local      unix  -       n       n       -       -       "
@@ -416,11 +423,6 @@ int cli_init(struct cli *cli, int argc, char **argv)
 	str_format(path, sizeof(path), "%s/aliases", o.dir);
 	if (init_write_file(path, buf_str(text), 0644) != 0)
 		goto fail;
-	buf_set_str(text, "# users: mailbox owners; manage with "
-			  "`posthorn user add|del|list|passwd`.\n");
-	str_format(path, sizeof(path), "%s/users", o.dir);
-	if (init_write_file(path, buf_str(text), 0600) != 0)
-		goto fail;
 	str_format(path, sizeof(path), "%s/log/maillog", o.dir);
 	if (init_write_file(path, "", 0644) != 0)
 		goto fail;
@@ -436,6 +438,25 @@ int cli_init(struct cli *cli, int argc, char **argv)
 	struct config *cf = config_load(o.dir, text);
 	if (cf == NULL || queue_layout_ensure(cf, text) < 0) {
 		cli_fail("init: queue: %s", buf_str(text));
+		config_destroy(&cf);
+		goto fail;
+	}
+	/* The users file and its (empty) table, so that lookups work before
+	 * the first `user add`; owner and mode per users_file_perms. */
+	static const char users_text[] =
+	    "# users: mailbox owners (lib/users.h); manage with `posthorn user "
+	    "add|del|list|passwd`.\n"
+	    "# address  password-hash  [quota=BYTES] [enabled=yes|no]\n";
+	str_format(path, sizeof(path), "%s/users", o.dir);
+	if (users_table_replace(cf, path, users_text, sizeof(users_text) - 1,
+				text) < 0) {
+		cli_fail("init: %s", buf_str(text));
+		config_destroy(&cf);
+		goto fail;
+	}
+	/* The alias table, so that local finds alias_maps from the start. */
+	if (aliases_build_all(cf, text) < 0) {
+		cli_fail("init: aliases: %s", buf_str(text));
 		config_destroy(&cf);
 		goto fail;
 	}

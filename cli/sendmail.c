@@ -5,8 +5,9 @@
  * hand it to postdrop, which writes it into maildrop/ (this works while
  * posthorn is stopped; pickup takes the file later); -bs: an SMTP
  * dialogue on standard input and output (sendmail_smtp.c); -bp / mailq:
- * the queue listing (lib/queue_list.c); -bi / -I / newaliases: not
- * available yet (the aliases issue); -q: flush the queue (make deferred
+ * the queue listing (lib/queue_list.c); -bi / -I / newaliases: rebuild
+ * the alias_database tables (lib/aliases.c, as `posthorn aliases`; a
+ * syntax or write error is EX_CANTCREAT); -q: flush the queue (make deferred
  * mail due and tell qmgr, like `posthorn queue flush`).
  * Options: -t (recipients from To/Cc/Bcc, added to those on the command
  * line as Postfix does; Bcc removed), -i / -oi (a "." line does not end
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "aliases.h"
 #include "buf.h"
 #include "maildrop.h"
 #include "mem.h"
@@ -445,9 +447,13 @@ int main(int argc, char **argv)
 		}
 		goto out;
 	case SM_MODE_NEWALIASES:
-		msg_error("newaliases: rebuilding the alias table is not "
-		          "available yet in this posthorn version");
-		status = EX_SOFTWARE;
+		/* The same code as `posthorn aliases` (lib/aliases.c). */
+		if (aliases_build_all(ctx.config, err) < 0) {
+			msg_error("newaliases: %s", buf_str(err));
+			status = EX_CANTCREAT;
+		} else {
+			status = EX_OK;
+		}
 		goto out;
 	case SM_MODE_FLUSH:
 		status = sm_flush(&ctx);

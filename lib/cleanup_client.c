@@ -3,7 +3,9 @@
  * "cleanup"), used by smtpd and pickup. One connection carries one
  * message: {request=begin, flags}, {sender}, {attr_name, attr_value}*,
  * {rcpt, orcpt, notify}+, {chunk}*, {request=end}; cleanup answers once
- * with {status=0, queue_id} or {status=4|5, reason}. Owns the connection
+ * with {status=0, queue_id} or {status=4|5, reason}. With
+ * CLEANUP_FLAG_QUEUE_ID cleanup also answers {request=begin} at once, in
+ * the same form, with the ID of the file it created. Owns the connection
  * and one chunk buffer of QUEUE_BLOCK_MAX bytes.
  * Every write and the wait for the verdict are bounded by ipc_timeout.
  * SECURITY: the reply comes from a peer daemon and is still checked: a
@@ -39,6 +41,7 @@ struct cleanup_client {
 	bool broken; /* a write failed: the verdict tells why */
 	struct buf *chunk;
 	struct attr_list *msg;
+	char queue_id[QUEUE_ID_MAX]; /* with CLEANUP_FLAG_QUEUE_ID */
 };
 
 /* Reply limits: a few short attributes. */
@@ -91,6 +94,10 @@ static int cleanup_send(struct cleanup_client *cc)
 	return 0;
 }
 
+static void cleanup_client_free(struct cleanup_client **ccp);
+static int cleanup_verdict(struct cleanup_client *cc, char *queue_id,
+                           size_t idlen, struct buf *reason);
+
 struct cleanup_client *cleanup_open(struct config *c, int flags,
                                     struct buf *err)
 {
@@ -122,7 +129,22 @@ struct cleanup_client *cleanup_open(struct config *c, int flags,
 	attr_add_str(cc->msg, "request", "begin");
 	attr_add_int(cc->msg, "flags", flags);
 	(void)cleanup_send(cc);
+	if (flags & CLEANUP_FLAG_QUEUE_ID) {
+		/* The answer has the verdict's form: a lost connection or
+		 * a failed flush shows up as its reason. */
+		(void)stream_flush(cc->s);
+		if (cleanup_verdict(cc, cc->queue_id, sizeof(cc->queue_id),
+		                    err) != CLEANUP_OK) {
+			cleanup_client_free(&cc);
+			return NULL;
+		}
+	}
 	return cc;
+}
+
+const char *cleanup_queue_id(const struct cleanup_client *cc)
+{
+	return cc->queue_id;
 }
 
 int cleanup_sender(struct cleanup_client *cc, const char *sender)

@@ -20,6 +20,11 @@
 /* Local submission (pickup): add From: when absent, and append
  * @$myorigin to envelope addresses without a domain. */
 #define CLEANUP_FLAG_LOCAL 1
+/* Learn the queue ID at once (smtpd: for its Received: header): cleanup
+ * creates the queue file at {request=begin} and answers {status=0,
+ * queue_id} (or {status=4, reason}) before the envelope; cleanup_open
+ * waits for that answer (ipc_timeout). See cleanup_queue_id. */
+#define CLEANUP_FLAG_QUEUE_ID 2
 
 /* Results of cleanup_finish. */
 #define CLEANUP_OK 0
@@ -29,9 +34,15 @@
 struct cleanup_client;
 
 /* Connect to the cleanup service (see CLEANUP_SERVICE) and send the
- * start of a message; NULL with the reason in err. */
+ * start of a message; NULL with the reason in err (with
+ * CLEANUP_FLAG_QUEUE_ID, also when cleanup could not create the file:
+ * err then starts with an enhanced status code, "4.3.1 ..."). */
 struct cleanup_client *cleanup_open(struct config *c, int flags,
                                     struct buf *err);
+/* The queue ID given at open time with CLEANUP_FLAG_QUEUE_ID ("" without
+ * that flag); valid until the client is freed. The file is not durable
+ * (nor the ID final to the sender) until cleanup_finish says so. */
+const char *cleanup_queue_id(const struct cleanup_client *cc);
 /* The envelope: sender ("" for <>), then attributes (client_name,
  * client_address, client_port, helo_name, protocol, sasl_method,
  * sasl_username, tls, submitter, envid, ret; and full_name, the

@@ -36,6 +36,7 @@ static unsigned long multi_seq;
 static struct multi_timer *multi_timers;
 static size_t multi_ntimers, multi_timer_cap;
 static int multi_client_count;
+static bool multi_unlimited; /* ignore max_idle and max_use */
 
 void multi_server_watch(int fd, int events, server_event_fn fn, void *ctx)
 {
@@ -74,6 +75,11 @@ void multi_server_disconnect(int fd)
 int multi_server_clients(void)
 {
 	return multi_client_count;
+}
+
+void multi_server_unlimited(void)
+{
+	multi_unlimited = true;
 }
 
 void multi_server_timer(server_timer_fn fn, void *ctx, int delay_ms)
@@ -163,7 +169,8 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 		int n, nfds = 0, nlisten;
 
 		if (accepting &&
-		    (server_stopping() || ctx.use_count >= ctx.max_use)) {
+		    (server_stopping() ||
+		     (!multi_unlimited && ctx.use_count >= ctx.max_use))) {
 			/* Last clients only: let other processes (or the
 			 * next generation) take new ones. */
 			accepting = false;
@@ -172,7 +179,9 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 			server_exit(&ctx, 0);
 		next_timer = multi_run_timers();
 		now = server_now_ms();
-		if (multi_client_count == 0) {
+		if (multi_unlimited) {
+			idle_since = now;
+		} else if (multi_client_count == 0) {
 			if (now - idle_since >= ctx.max_idle * 1000)
 				server_exit(&ctx, 0);
 			deadline = idle_since + ctx.max_idle * 1000;

@@ -192,6 +192,17 @@ struct queue_reader *queue_reader_create(int fd)
 	return r;
 }
 
+struct queue_reader *queue_reader_create_content(int fd)
+{
+	struct queue_reader *r = queue_reader_create(fd);
+
+	/* As if the envelope and QREC_CONTENT had been read. */
+	r->section = QSEC_CONTENT;
+	r->nrecords = 1;
+	r->last_type = QREC_CONTENT;
+	return r;
+}
+
 void queue_reader_destroy(struct queue_reader **rp)
 {
 	if (*rp == NULL)

@@ -99,6 +99,11 @@ enum queue_section { QSEC_ENVELOPE, QSEC_CONTENT, QSEC_END };
 struct queue_reader;
 struct queue_reader *queue_reader_create(int fd);
 void queue_reader_destroy(struct queue_reader **rp);
+/* A reader of the content section alone, for delivery agents: fd is
+ * positioned (lseek) at the envelope's content_offset, the first record
+ * after QREC_CONTENT. It returns the QREC_BLOCK records, then QREC_END,
+ * then 0; anything else is corrupt (-1). */
+struct queue_reader *queue_reader_create_content(int fd);
 /* Read the next record into payload (reset first). Returns 1 (a record:
  * *type, *offset set), 0 (after the end marker), -1 (corrupt: unknown or
  * out-of-place type, bad length, truncated file, data after the end;

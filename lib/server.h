@@ -77,6 +77,11 @@ void multi_server_timer(server_timer_fn fn, void *ctx, int delay_ms);
 void multi_server_timer_cancel(server_timer_fn fn, void *ctx);
 /* Number of clients connected now. */
 int multi_server_clients(void);
+/* multi_server: never exit for max_idle or max_use, only on SIGTERM,
+ * reload/stop or master's death (a daemon whose work outlives its
+ * clients, like qmgr: Postfix's "unlimited" servers). Call from
+ * post_init. */
+void multi_server_unlimited(void);
 
 /* The largest trigger message passed to a trigger handler. */
 #define TRIGGER_SERVER_MAX_MSG 1024

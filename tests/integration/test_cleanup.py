@@ -237,6 +237,12 @@ DATE_RE = re.compile(
 class TestCleanup(PosthornTestCase):
     HOST = "mail.example.test"
 
+    def make_instance(self, **kwargs):
+        # These tests look at what cleanup leaves in the queue: no qmgr.
+        inst = super().make_instance(**kwargs)
+        inst.disable_service("qmgr")
+        return inst
+
     def instance(self, **settings):
         inst = self.make_instance(hostname=self.HOST, domain="example.test")
         return self.start(inst, **settings)

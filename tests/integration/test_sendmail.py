@@ -480,7 +480,7 @@ class TestSendmailExitCodes(SendmailCase):
             (["-bp", "r@example.com"], EX_USAGE),
             (["-f", "a@@b", "r@example.com"], EX_USAGE),
             (["a@@example.com"], EX_DATAERR),
-            (["-bi"], EX_SOFTWARE),
+            (["-bi", "r@example.com"], EX_USAGE),
         ]
         for args, want in cases:
             proc = sendmail(inst, *args, input=msg)
@@ -489,7 +489,7 @@ class TestSendmailExitCodes(SendmailCase):
             self.assertTrue(proc.stderr, args)
         proc = subprocess.run([NEWALIASES, "-C", inst.dir],
                               capture_output=True, timeout=30)
-        self.assertEqual(proc.returncode, EX_SOFTWARE)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
         proc = subprocess.run([SENDMAIL, "-C", inst.dir + "/nope",
                                "r@example.com"], input=b"x\n",
                               capture_output=True, timeout=30)

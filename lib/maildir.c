@@ -1,0 +1,305 @@
+/*
+ * maildir.c: Maildir delivery (the Maildir spec, cr.yp.to/proto/
+ * maildir.html; Maildir++ ",S=size" in the final name) and the quota
+ * scan. A message becomes visible only once it is complete and on disk:
+ * tmp/NAME is written and fsync'ed, linked (or, where the file system has
+ * no hard links, renamed) to new/NAME,S=SIZE, tmp/NAME removed, and new/
+ * fsync'ed; only then is success returned. Quota: the sum of the sizes
+ * under cur/ and new/ (from the S= field when a name has one, else
+ * lstat), at most MAILDIR_SCAN_MAX entries; folders are not counted.
+ * Owns the unique-name counter of the process.
+ * SECURITY: runs with the mailbox owner's privileges (local switches to
+ * vmail_owner first). Files are created O_EXCL|O_NOFOLLOW, mode 0600;
+ * names in cur/ and new/ are only parsed for their S= number, bounded.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "maildir.h"
+#include "number.h"
+#include "str.h"
+
+static unsigned long maildir_counter;
+
+void maildir_unique_name(struct buf *out)
+{
+	struct timeval tv;
+	char host[256];
+
+	gettimeofday(&tv, NULL);
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == 0)
+		str_copy(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = 0;
+	buf_sprintf(out, "%lld.M%ldP%ldQ%lu.", (long long)tv.tv_sec,
+	            (long)tv.tv_usec, (long)getpid(), ++maildir_counter);
+	for (const char *h = host; *h; h++) {
+		/* The spec: '/' and ':' as octal escapes; ',' too, since
+		 * Maildir++ fields follow a ','. */
+		if (*h == '/')
+			buf_append_str(out, "\\057");
+		else if (*h == ':')
+			buf_append_str(out, "\\072");
+		else if (*h == ',')
+			buf_append_str(out, "\\054");
+		else
+			buf_append_char(out, *h);
+	}
+}
+
+/* The S=NNN field of a Maildir++ name, or -1. */
+static long long maildir_name_size(const char *name)
+{
+	const char *s = strstr(name, ",S=");
+	char digits[24];
+	size_t n = 0;
+	long long v;
+
+	if (s == NULL)
+		return -1;
+	for (s += 3; *s >= '0' && *s <= '9' && n < sizeof(digits) - 1; s++)
+		digits[n++] = *s;
+	digits[n] = 0;
+	if (n == 0 || number_parse(digits, 0, (long long)1 << 50, &v, NULL) < 0)
+		return -1;
+	return v;
+}
+
+/* Add the sizes under dir/sub; *budget counts entries left to look at. */
+static int maildir_usage_dir(const char *dir, const char *sub, long long *bytes,
+                             long *budget, struct buf *err)
+{
+	struct buf *path = buf_create(256, 8192);
+	struct dirent *e;
+	DIR *d;
+	int ret = -1;
+
+	if (buf_sprintf(path, "%s/%s", dir, sub) < 0 ||
+	    (d = opendir(buf_str(path))) == NULL) {
+		buf_sprintf(err, "maildir %s/%s: %s", dir, sub,
+		            strerror(errno));
+		goto out;
+	}
+	while (*budget > 0 && (e = readdir(d)) != NULL) {
+		long long size;
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		(*budget)--;
+		if ((size = maildir_name_size(e->d_name)) < 0) {
+			/* A file gone meanwhile (expunged) counts nothing. */
+			if (fstatat(dirfd(d), e->d_name, &st,
+			            AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			size = (long long)st.st_size;
+		}
+		*bytes += size;
+	}
+	closedir(d);
+	ret = 0;
+out:
+	buf_destroy(&path);
+	return ret;
+}
+
+int maildir_usage(const char *dir, long long *bytes, struct buf *err)
+{
+	long long total = 0;
+	long budget = MAILDIR_SCAN_MAX;
+
+	if (maildir_usage_dir(dir, "cur", &total, &budget, err) < 0 ||
+	    maildir_usage_dir(dir, "new", &total, &budget, err) < 0)
+		return -1;
+	*bytes = total;
+	return 0;
+}
+
+/* The status of a failed write, fsync or close. */
+static int maildir_io_status(int error, char dsn[16], struct buf *reason,
+                             const char *what)
+{
+	if (error == EDQUOT) {
+		str_copy(dsn, 16, "4.2.2");
+		buf_sprintf(reason, "mailbox full: %s: %s", what,
+		            strerror(error));
+	} else if (error == ENOSPC) {
+		str_copy(dsn, 16, "4.3.1");
+		buf_sprintf(reason, "mail system full: %s: %s", what,
+		            strerror(error));
+	} else {
+		str_copy(dsn, 16, "4.3.0");
+		buf_sprintf(reason, "%s: %s", what, strerror(error));
+	}
+	return 4;
+}
+
+int maildir_write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write the prefix and the message to fd; sets *size. 4 on error. */
+static int maildir_copy(const struct maildir_delivery *d, int fd,
+                        long long *size, const char *tmp, char dsn[16],
+                        struct buf *reason)
+{
+	const char *data;
+	size_t len;
+	int r;
+
+	*size = 0;
+	if (d->prefix != NULL) {
+		len = strlen(d->prefix);
+		if (maildir_write_all(fd, d->prefix, len) < 0)
+			return maildir_io_status(errno, dsn, reason, tmp);
+		*size += (long long)len;
+	}
+	while ((r = d->read(d->ctx, &data, &len, reason)) == 1) {
+		if (maildir_write_all(fd, data, len) < 0)
+			return maildir_io_status(errno, dsn, reason, tmp);
+		*size += (long long)len;
+	}
+	if (r < 0) {
+		str_copy(dsn, 16, "4.3.0");
+		return 4; /* reason set by the source */
+	}
+	if (fsync(fd) < 0)
+		return maildir_io_status(errno, dsn, reason, tmp);
+	return 0;
+}
+
+/* fsync a directory. */
+static int maildir_sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc, saved;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+static int maildir_quota(const struct maildir_delivery *d, char dsn[16],
+                         struct buf *reason)
+{
+	long long used;
+	long long prefix = d->prefix ? (long long)strlen(d->prefix) : 0;
+
+	if (d->quota <= 0)
+		return 0;
+	if (maildir_usage(d->dir, &used, reason) < 0) {
+		str_copy(dsn, 16, "4.3.0");
+		return 4;
+	}
+	if (used + d->size + prefix <= d->quota)
+		return 0;
+	buf_sprintf(reason, "mailbox full (%lld of %lld bytes used)", used,
+	            d->quota);
+	str_copy(dsn, 16, d->quota_bounce ? "5.2.2" : "4.2.2");
+	return d->quota_bounce ? 5 : 4;
+}
+
+int maildir_deliver(const struct maildir_delivery *d, struct buf *name,
+                    char dsn[16], struct buf *reason)
+{
+	struct buf *unique = buf_create(128, 1024);
+	struct buf *tmp = buf_create(256, 8192);
+	struct buf *dst = buf_create(256, 8192);
+	long long size = 0;
+	int fd = -1, st, tries;
+
+	buf_reset(reason);
+	if ((st = maildir_quota(d, dsn, reason)) != 0)
+		goto out;
+	for (tries = 0;; tries++) {
+		maildir_unique_name(unique);
+		if (buf_sprintf(tmp, "%s/tmp/%s", d->dir, buf_str(unique)) <
+		    0) {
+			str_copy(dsn, 16, "5.3.5");
+			buf_set_str(reason, "maildir path too long");
+			st = 5;
+			goto out;
+		}
+		fd = open(buf_str(tmp),
+		          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		          0600);
+		if (fd >= 0)
+			break;
+		/* The spec: a name in use means a clock or pid problem;
+		 * another counter value is another name. */
+		if (errno != EEXIST || tries >= 3) {
+			st =
+			    maildir_io_status(errno, dsn, reason, buf_str(tmp));
+			goto out;
+		}
+	}
+	if ((st = maildir_copy(d, fd, &size, buf_str(tmp), dsn, reason)) != 0)
+		goto unlink_tmp;
+	if (close(fd) < 0) {
+		fd = -1;
+		st = maildir_io_status(errno, dsn, reason, buf_str(tmp));
+		goto unlink_tmp;
+	}
+	fd = -1;
+	if (buf_sprintf(dst, "%s/new/%s,S=%lld", d->dir, buf_str(unique),
+	                size) < 0) {
+		str_copy(dsn, 16, "5.3.5");
+		buf_set_str(reason, "maildir path too long");
+		st = 5;
+		goto unlink_tmp;
+	}
+	if (link(buf_str(tmp), buf_str(dst)) < 0) {
+		/* File systems without hard links (EPERM, ENOSYS):
+		 * rename, which the spec allows. */
+		if ((errno != EPERM && errno != ENOSYS && errno != EXDEV) ||
+		    rename(buf_str(tmp), buf_str(dst)) < 0) {
+			st =
+			    maildir_io_status(errno, dsn, reason, buf_str(dst));
+			goto unlink_tmp;
+		}
+	} else {
+		unlink(buf_str(tmp));
+	}
+	buf_sprintf(tmp, "%s/new", d->dir);
+	if (maildir_sync_dir(buf_str(tmp)) < 0) {
+		st = maildir_io_status(errno, dsn, reason, buf_str(tmp));
+		/* Not durable: take it back, the retry delivers again. */
+		unlink(buf_str(dst));
+		goto out;
+	}
+	buf_sprintf(name, "new/%s,S=%lld", buf_str(unique), size);
+	str_copy(dsn, 16, "2.0.0");
+	buf_set_str(reason, "delivered to maildir");
+	st = 2;
+	goto out;
+unlink_tmp:
+	if (fd >= 0)
+		close(fd);
+	unlink(buf_str(tmp));
+out:
+	buf_destroy(&unique);
+	buf_destroy(&tmp);
+	buf_destroy(&dst);
+	return st;
+}
