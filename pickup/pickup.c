@@ -40,6 +40,7 @@
 
 #include "buf.h"
 #include "cleanup_client.h"
+#include "header.h"
 #include "maildrop.h"
 #include "mem.h"
 #include "msg.h"
@@ -111,7 +112,8 @@ static enum pickup_result pickup_send(struct pickup_ctx *pc, const char *name,
 	enum pickup_result ret = PICKUP_DONE;
 
 	pickup_login(st->st_uid, login, sizeof(login));
-	cc = cleanup_open(pc->si->config, CLEANUP_FLAG_LOCAL, err);
+	cc = cleanup_open(pc->si->config,
+	                  CLEANUP_FLAG_LOCAL | CLEANUP_FLAG_QUEUE_ID, err);
 	if (cc == NULL) {
 		msg_warn("%s: cannot hand over to cleanup: %s", name,
 		         buf_str(err));
@@ -130,6 +132,20 @@ static enum pickup_result pickup_send(struct pickup_ctx *pc, const char *name,
 		                                           : NULL,
 		                      env->rcpts[i].notify) < 0;
 	block = buf_create(QUEUE_BLOCK_MAX, QUEUE_REC_MAX);
+	/* RFC 5321 4.4: every MTA that takes a message in adds a trace
+	 * field; for local submissions it names the submitting uid. */
+	if (!broken) {
+		struct buf *date = buf_create(64, 256);
+		header_date(time(NULL), date);
+		buf_sprintf(block,
+		            "Received: by %s (posthorn, from userid %lu)\n"
+		            "\tid %s; %s\n",
+		            config_str(pc->si->config, "myhostname"),
+		            (unsigned long)st->st_uid, cleanup_queue_id(cc),
+		            buf_str(date));
+		buf_destroy(&date);
+		broken = cleanup_write(cc, buf_str(block), buf_len(block)) < 0;
+	}
 	while (!broken &&
 	       (n = maildrop_read_block(r, block, &size, &lim, err)) == 1)
 		broken = cleanup_write(cc, buf_str(block), buf_len(block)) < 0;

@@ -111,6 +111,10 @@ class TestMaildirDelivery(LocalTestCase):
         self.assertEqual(msg["Delivered-To"], "bob@example.test")
         self.assertEqual(msg["Return-Path"], "<alice@example.org>")
         self.assertIsNotNone(msg["Date"])
+        # pickup's trace field names the submitting uid and the queue ID.
+        self.assertRegex(" ".join(msg["Received"].split()),
+                         r"^by \S+ \(posthorn, from userid \d+\) id %s; "
+                         % line.group(1))
         self.assertIn(line.group(1), msg["Message-ID"])
         self.assertEqual(msg.get_payload(), "hello bob\n")
         # Maildir name: time.M<usec>P<pid>Q<n>.<host>,S=<size>.
