@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "anvil_client.h"
+#include "server_listen.h"
 #include "attr.h"
 #include "mem.h"
 #include "msg.h"
@@ -78,28 +79,10 @@ void anvil_client_destroy(struct anvil_client **ap)
 
 static int anvil_client_open(struct anvil_client *a)
 {
-	struct sockaddr_un sun;
-	struct timeval tv = {ANVIL_CLIENT_TIMEOUT_MS / 1000, 0};
-	int fd;
+	int fd = server_unix_connect(a->path, ANVIL_CLIENT_TIMEOUT_MS, a->err);
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_copy(sun.sun_path, sizeof(sun.sun_path), a->path) < 0) {
-		buf_sprintf(a->err, "%s: socket path too long", a->path);
+	if (fd < 0)
 		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		buf_sprintf(a->err, "socket: %s", strerror(errno));
-		return -1;
-	}
-	/* A full backlog makes a UNIX-domain connect wait: bound it. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		buf_sprintf(a->err, "connect to %s: %s", a->path,
-		            strerror(errno));
-		close(fd);
-		return -1;
-	}
 	a->s = stream_open(fd);
 	stream_set_timeouts(a->s, ANVIL_CLIENT_TIMEOUT_MS,
 	                    ANVIL_CLIENT_TIMEOUT_MS);

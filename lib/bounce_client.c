@@ -20,6 +20,7 @@
 
 #include "attr.h"
 #include "bounce_client.h"
+#include "server_listen.h"
 #include "dsn.h"
 #include "mem.h"
 #include "msg.h"
@@ -63,35 +64,15 @@ static int bounce_timeout_ms(struct config *c)
 /* Connect to queue_directory/private/bounce with a bounded connect. */
 static int bounce_connect(struct config *c, int timeout_ms, struct buf *reason)
 {
-	struct sockaddr_un sun;
-	struct timeval tv;
+	struct buf *path = buf_create(0, 4096), *err = buf_create(0, 4096);
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_format(sun.sun_path, sizeof(sun.sun_path), "%s/private/%s",
-	               config_str(c, "queue_directory"), BOUNCE_SERVICE) < 0) {
-		buf_set_str(reason, "4.3.0 bounce service: socket path too "
-		                    "long");
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		buf_sprintf(reason, "4.3.0 bounce service: socket: %s",
-		            strerror(errno));
-		return -1;
-	}
-	/* A full backlog makes a UNIX-domain connect wait: bound it. */
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		buf_sprintf(reason, "4.3.0 bounce service: connect to %s: %s",
-		            sun.sun_path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	tv.tv_sec = tv.tv_usec = 0;
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	buf_sprintf(path, "%s/private/%s", config_str(c, "queue_directory"),
+	            BOUNCE_SERVICE);
+	if ((fd = server_unix_connect(buf_str(path), timeout_ms, err)) < 0)
+		buf_sprintf(reason, "4.3.0 bounce service: %s", buf_str(err));
+	buf_destroy(&path);
+	buf_destroy(&err);
 	return fd;
 }
 

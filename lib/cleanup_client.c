@@ -22,6 +22,7 @@
 
 #include "attr.h"
 #include "cleanup_client.h"
+#include "server_listen.h"
 #include "mem.h"
 #include "msg.h"
 #include "queue_file.h"
@@ -47,40 +48,6 @@ struct cleanup_client {
 /* Reply limits: a few short attributes. */
 static const struct attr_limits cleanup_reply_limits = {8, 32, 1024, 4096};
 
-static int cleanup_connect_path(const char *path, int timeout_ms,
-                                struct buf *err)
-{
-	struct sockaddr_un sun;
-	struct timeval tv;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0) {
-		buf_sprintf(err, "%s: socket path too long", path);
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		buf_sprintf(err, "socket: %s", strerror(errno));
-		return -1;
-	}
-	/* A full backlog makes a UNIX-domain connect wait: bound it. */
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int saved = errno;
-
-		buf_sprintf(err, "connect to %s: %s", path, strerror(errno));
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	tv.tv_sec = tv.tv_usec = 0;
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	return fd;
-}
 
 static int cleanup_send(struct cleanup_client *cc)
 {
@@ -112,10 +79,10 @@ struct cleanup_client *cleanup_open(struct config *c, int flags,
 	/* private/ is the designed place; master.cf's private column may
 	 * put the socket in public/ (Postfix's own default for cleanup). */
 	buf_sprintf(path, "%s/private/%s", queue, CLEANUP_SERVICE);
-	fd = cleanup_connect_path(buf_str(path), timeout_ms, err);
+	fd = server_unix_connect(buf_str(path), timeout_ms, err);
 	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
 		buf_sprintf(path, "%s/public/%s", queue, CLEANUP_SERVICE);
-		fd = cleanup_connect_path(buf_str(path), timeout_ms, err);
+		fd = server_unix_connect(buf_str(path), timeout_ms, err);
 	}
 	buf_destroy(&path);
 	if (fd < 0)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -439,6 +440,40 @@ int server_fifo_listen(const char *path, mode_t mode, uid_t uid, gid_t gid,
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+int server_unix_connect(const char *path, int timeout_ms, struct buf *err)
+{
+	struct sockaddr_un sun;
+	struct timeval tv;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (str_copy(sun.sun_path, sizeof(sun.sun_path), path) < 0) {
+		buf_sprintf(err, "%s: socket path too long", path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		buf_sprintf(err, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A full backlog makes a UNIX-domain connect wait: bound it. */
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int saved = errno;
+
+		buf_sprintf(err, "connect to %s: %s", path, strerror(errno));
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	tv.tv_sec = tv.tv_usec = 0;
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
 }
 

@@ -48,6 +48,10 @@ int server_unix_listen(const char *path, mode_t mode, uid_t uid, gid_t gid,
 int server_fifo_listen(const char *path, mode_t mode, uid_t uid, gid_t gid,
                        struct buf *err);
 
+/* Connect to the UNIX-domain stream socket at path, waiting at most
+ * timeout_ms for a full backlog; the fd (blocking, close-on-exec), or -1
+ * with "connect to PATH: reason" in err (errno kept). */
+int server_unix_connect(const char *path, int timeout_ms, struct buf *err);
 /* Triggers: deliver a short message (e.g. "W") to a trigger service
  * without waiting longer than timeout_ms. 0, or -1 with errno set. */
 int server_unix_trigger(const char *path, const void *data, size_t len,
