@@ -293,6 +293,14 @@ const struct param_def param_table[] = {
     INT("smtp_tcp_port", "25", 1, 65535,
         "posthorn: the TCP port of remote SMTP servers when the nexthop "
         "names none (Postfix: the smtp service port)."),
+    INT("smtp_tls_loglevel", "0", 0, 4,
+        "SMTP client TLS logging: 1 logs the \"TLS connection "
+        "established\" line."),
+    STR("smtp_tls_protocols", ">=TLSv1.2",
+        "TLS protocols the SMTP client uses (Postfix syntax)."),
+    STR("smtp_tls_security_level", "",
+        "SMTP client TLS: none (empty), may (STARTTLS when offered) or "
+        "encrypt (STARTTLS or defer)."),
     STR("smtpd_banner", "$myhostname ESMTP $mail_name",
         "Text after the 220 code in the SMTP greeting."),
     INT("smtpd_client_connection_count_limit", "50", 0, 1000000,
@@ -352,6 +360,9 @@ const struct param_def param_table[] = {
     INT("smtpd_soft_error_limit", "10", 1, 1000,
         "After this many errors in a session, delay each reply by "
         "smtpd_error_sleep_time (growing)."),
+    TIME("smtpd_starttls_timeout", "300s", 's', 1, HOUR_,
+         "Time limit for the TLS handshake after STARTTLS or at connect "
+         "in wrapper mode."),
     TIME("smtpd_timeout", "300s", 's', 1, HOUR_,
          "Time limit for a client to send a command or data (RFC 5321 "
          "4.5.3.2)."),
@@ -362,6 +373,17 @@ const struct param_def param_table[] = {
         "wrapper mode."),
     STR("smtpd_tls_key_file", "$smtpd_tls_cert_file",
         "PEM private key file for smtpd_tls_cert_file."),
+    INT("smtpd_tls_loglevel", "0", 0, 4,
+        "SMTP server TLS logging: 1 logs the \"TLS connection "
+        "established\" line."),
+    STR("smtpd_tls_mandatory_protocols", ">=TLSv1.2",
+        "TLS protocols the SMTP server accepts when TLS is mandatory "
+        "(smtpd_tls_security_level=encrypt, wrapper mode)."),
+    STR("smtpd_tls_protocols", ">=TLSv1.2",
+        "TLS protocols the SMTP server accepts with opportunistic TLS "
+        "(\">=TLSv1.2\" or \"!SSLv2, !SSLv3, !TLSv1, !TLSv1.1\")."),
+    BOOL("smtpd_tls_received_header", "no",
+         "Record the TLS protocol and cipher in the Received: header."),
     STR("smtpd_tls_security_level", "may",
         "SMTP server TLS: none, may (offer STARTTLS) or encrypt "
         "(require it)."),

@@ -126,6 +126,34 @@ static void smtp_load_bind(struct config *c, const char *name, int family,
 	*have = true;
 }
 
+/* As root: the TLS client context (smtp_tls_security_level). */
+static void smtp_pre_jail_init(const struct server_info *si)
+{
+	struct config *c = si->config;
+	const char *level = config_str(c, "smtp_tls_security_level");
+	struct buf *err;
+
+	if (*level == 0 || str_eq_ci(level, "none"))
+		smtp_params.tls_level = SMTP_TLS_NONE;
+	else if (str_eq_ci(level, "may"))
+		smtp_params.tls_level = SMTP_TLS_MAY;
+	else if (str_eq_ci(level, "encrypt"))
+		smtp_params.tls_level = SMTP_TLS_ENCRYPT;
+	else
+		msg_fatal("main.cf: smtp_tls_security_level: unsupported "
+		          "value '%s' (none, may or encrypt)",
+		          level);
+	smtp_params.tls_loglevel = config_int(c, "smtp_tls_loglevel");
+	if (smtp_params.tls_level == SMTP_TLS_NONE)
+		return;
+	err = buf_create(128, 1024);
+	smtp_params.tls =
+	    tls_client_create(config_str(c, "smtp_tls_protocols"), err);
+	if (smtp_params.tls == NULL)
+		msg_warn("cannot set up the TLS client: %s", buf_str(err));
+	buf_destroy(&err);
+}
+
 static void smtp_post_init(const struct server_info *si)
 {
 	struct config *c = si->config;
@@ -180,6 +208,7 @@ static void smtp_post_init(const struct server_info *si)
 static void smtp_pre_exit(const struct server_info *si)
 {
 	smtp_cache_expire(true);
+	tls_ctx_destroy(&smtp_params.tls);
 	dns_deinit();
 }
 
@@ -465,6 +494,7 @@ static void smtp_service(struct stream *client, const struct server_info *si)
 int main(int argc, char **argv)
 {
 	static const struct server_callbacks cb = {
+	    .pre_jail_init = smtp_pre_jail_init,
 	    .post_init = smtp_post_init,
 	    .service = smtp_service,
 	    .pre_exit = smtp_pre_exit,

@@ -14,6 +14,7 @@
 #include "mime_qp.h"
 #include "smtp_reply.h"
 #include "stream.h"
+#include "tls.h"
 
 /* Settings read once per process (post_init). Times in milliseconds. */
 struct smtp_params {
@@ -36,8 +37,16 @@ struct smtp_params {
 	struct dns_addr *local; /* this host's addresses (loop detection) */
 	size_t nlocal;
 	int ipc_ms;
+	int tls_level; /* smtp_tls_security_level: SMTP_TLS_* */
+	struct tls_ctx *tls; /* built in pre_jail_init; NULL: none */
+	long long tls_loglevel; /* smtp_tls_loglevel */
 };
 extern struct smtp_params smtp_params;
+
+/* smtp_tls_security_level (RFC 3207). */
+#define SMTP_TLS_NONE 0
+#define SMTP_TLS_MAY 1 /* STARTTLS when offered, else plain text */
+#define SMTP_TLS_ENCRYPT 2 /* STARTTLS or defer */
 
 /* One address to try. */
 struct smtp_target {
@@ -74,6 +83,7 @@ struct smtp_session {
 	char *namaddr; /* "host[addr]:port" */
 	char *hostaddr; /* "host[addr]" for reply texts */
 	unsigned features;
+	bool tls; /* STARTTLS done */
 	long long size_limit;
 	int use_count; /* transactions started on it */
 	long long created_ms, last_ms;

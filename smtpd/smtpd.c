@@ -4,7 +4,8 @@
  * parameters and the skeleton's callbacks. The session is in
  * smtpd_session.c, the command loop in smtpd_proto.c, the commands in
  * smtpd_cmd.c, smtpd_mail.c and smtpd_data.c, replies in smtpd_reply.c,
- * log lines in smtpd_log.c, the client's identity in smtpd_peer.c.
+ * log lines in smtpd_log.c, the client's identity in smtpd_peer.c,
+ * STARTTLS and wrapper mode in smtpd_tls.c.
  * SECURITY: runs as mail_owner; everything from the client is untrusted
  * (see smtpd_proto.c and lib/smtp_command.c, lib/smtp_data.c for the
  * limits); policy decisions come from lib/policy.c.
@@ -74,15 +75,26 @@ static void smtpd_post_init(const struct server_info *si)
 	smtpd_params.tls_required =
 	    str_eq_ci(config_str(c, "smtpd_tls_security_level"), "encrypt");
 	smtpd_params.tls_wrappermode = config_bool(c, "smtpd_tls_wrappermode");
+	smtpd_params.starttls_timeout_ms =
+	    smtpd_ms(config_time(c, "smtpd_starttls_timeout"));
+	smtpd_params.tls_loglevel = config_int(c, "smtpd_tls_loglevel");
+	smtpd_params.tls_received_header =
+	    config_bool(c, "smtpd_tls_received_header");
 	smtpd_params.policy = policy_create(c);
 	smtpd_peer_init_resolver();
 	buf_destroy(&err);
+}
+
+static void smtpd_pre_jail_init(const struct server_info *si)
+{
+	smtpd_tls_init(si->config);
 }
 
 static void smtpd_pre_exit(const struct server_info *si)
 {
 	policy_destroy(&smtpd_params.policy);
 	cidr_list_destroy(&smtpd_params.bare_newline_exclusions);
+	tls_ctx_destroy(&smtpd_params.tls);
 }
 
 static void smtpd_service(struct stream *client, const struct server_info *si)
@@ -96,6 +108,7 @@ static void smtpd_service(struct stream *client, const struct server_info *si)
 int main(int argc, char **argv)
 {
 	static const struct server_callbacks cb = {
+	    .pre_jail_init = smtpd_pre_jail_init,
 	    .post_init = smtpd_post_init,
 	    .service = smtpd_service,
 	    .pre_exit = smtpd_pre_exit,

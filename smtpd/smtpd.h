@@ -18,6 +18,7 @@
 #include "smtp_command.h"
 #include "smtp_data.h"
 #include "stream.h"
+#include "tls.h"
 
 /* smtpd_forbid_bare_newline (docs/smtpd.md). */
 enum smtpd_bare_newline {
@@ -45,6 +46,10 @@ struct smtpd_params {
 	bool peername_lookup;
 	bool tls_required; /* smtpd_tls_security_level=encrypt */
 	bool tls_wrappermode; /* smtpd_tls_wrappermode */
+	struct tls_ctx *tls; /* NULL: no STARTTLS (level none, no cert) */
+	int starttls_timeout_ms; /* smtpd_starttls_timeout */
+	long long tls_loglevel; /* smtpd_tls_loglevel */
+	bool tls_received_header; /* smtpd_tls_received_header */
 	struct policy *policy;
 };
 extern struct smtpd_params smtpd_params;
@@ -84,8 +89,9 @@ struct smtpd_session {
 	/* Protocol state. */
 	char *helo; /* HELO/EHLO argument, NULL before */
 	bool esmtp; /* EHLO (not HELO) */
-	/* Room for STARTTLS and AUTH (later): they set these. */
+	/* STARTTLS (smtpd_tls.c) and AUTH (later) set these. */
 	bool tls;
+	bool helo_required; /* after STARTTLS: EHLO again (RFC 3207 4.2) */
 	char *sasl_method, *sasl_username;
 	/* smtpd_delay_reject=no: a CONNECT-stage refusal, repeated to every
 	 * MAIL, RCPT, DATA, BDAT and VRFY. */
@@ -188,6 +194,16 @@ void smtpd_cmd_vrfy(struct smtpd_session *s, const struct smtp_command *c);
 void smtpd_cmd_help(struct smtpd_session *s, const struct smtp_command *c);
 void smtpd_cmd_not_implemented(struct smtpd_session *s,
                                const struct smtp_command *c);
+
+/* smtpd_tls.c: STARTTLS (RFC 3207) and wrapper mode (RFC 8314). */
+/* Build the server context (pre_jail_init: keys may be root-only). */
+void smtpd_tls_init(struct config *c);
+void smtpd_cmd_starttls(struct smtpd_session *s, const struct smtp_command *c);
+/* Wrapper mode: the handshake before the greeting; -1: end the session
+ * (logged). */
+int smtpd_tls_wrapper(struct smtpd_session *s);
+/* The Received: header's TLS comment, or nothing. */
+void smtpd_tls_received(const struct smtpd_session *s, struct buf *out);
 
 /* smtpd_mail.c: MAIL and RCPT. */
 void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *c);

@@ -2,8 +2,8 @@
  * smtpd_cmd.c: the commands outside the mail transaction: HELO and EHLO
  * (RFC 5321 4.1.1.1, the EHLO keyword list built in one place), RSET
  * (4.1.1.5), NOOP (4.1.1.9), QUIT (4.1.1.10), VRFY (4.1.1.6, 3.5.3: 252
- * when disabled), HELP (4.1.1.8) and the refusals for EXPN, ETRN,
- * STARTTLS and AUTH (not offered yet).
+ * when disabled), HELP (4.1.1.8) and the refusals for EXPN, ETRN and
+ * AUTH (not offered yet). STARTTLS is in smtpd_tls.c.
  * SECURITY: the HELO name is client text: at most one command line,
  * without control characters (the command parser refuses them); it goes
  * through the HELO restrictions before it is kept.
@@ -38,14 +38,15 @@ static void smtpd_helo_common(struct smtpd_session *s,
 	mem_free(s->helo);
 	s->helo = name;
 	s->esmtp = ehlo;
+	s->helo_required = false;
 	if (!ehlo) {
 		/* RFC 2034 3: no enhanced code in the HELO/EHLO answer. */
 		smtpd_reply(s, "250 %s", smtpd_params.myhostname);
 		return;
 	}
 	{
-		/* The one place the ESMTP keywords are listed. STARTTLS
-		 * and AUTH join here when they exist. */
+		/* The one place the ESMTP keywords are listed. AUTH
+		 * joins here when it exists. */
 		char size[64];
 		const char *lines[16];
 		size_t n = 0;
@@ -60,6 +61,9 @@ static void smtpd_helo_common(struct smtpd_session *s,
 		lines[n++] = size;
 		if (!smtpd_params.disable_vrfy)
 			lines[n++] = "VRFY";
+		/* RFC 3207 4.2: not offered again inside TLS. */
+		if (smtpd_params.tls && !s->tls)
+			lines[n++] = "STARTTLS";
 		lines[n++] = "ENHANCEDSTATUSCODES";
 		lines[n++] = "8BITMIME";
 		lines[n++] = "DSN";

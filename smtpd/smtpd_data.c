@@ -54,6 +54,7 @@ static void smtpd_received(const struct smtpd_session *s, struct buf *out)
 		buf_set_str(date, "Thu, 1 Jan 1970 00:00:00 +0000");
 	buf_printf(out, "Received: from %s (%s [%s])\n", buf_str(helo), s->name,
 	           s->rfc_addr);
+	smtpd_tls_received(s, out);
 	buf_printf(out, "\tby %s (%s) with %s id %s", smtpd_params.myhostname,
 	           smtpd_params.mail_name, smtpd_protocol(s), s->queue_id);
 	/* One recipient: name it (Postfix does the same). */

@@ -52,6 +52,11 @@ void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *c)
 		smtpd_reply(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
+	if (s->helo_required) {
+		/* RFC 3207 4.2: the session starts over after STARTTLS. */
+		smtpd_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
 	if (smtpd_refuse_early(s))
 		return;
 	if (smtp_mail_parse(c->arg, c->arglen, smtpd_params.message_size_limit,

@@ -44,7 +44,7 @@ static const struct smtpd_cmd_def smtpd_cmds[SMTP_VERB_COUNT] = {
     [SMTP_VERB_UNKNOWN] = {"UNKNOWN", NULL, false},
     [SMTP_VERB_HELO] = {"HELO", smtpd_cmd_helo, false},
     [SMTP_VERB_EHLO] = {"EHLO", smtpd_cmd_ehlo, false},
-    [SMTP_VERB_STARTTLS] = {"STARTTLS", smtpd_cmd_not_implemented, false},
+    [SMTP_VERB_STARTTLS] = {"STARTTLS", smtpd_cmd_starttls, false},
     [SMTP_VERB_AUTH] = {"AUTH", smtpd_cmd_not_implemented, false},
     [SMTP_VERB_MAIL] = {"MAIL", smtpd_cmd_mail, false},
     [SMTP_VERB_RCPT] = {"RCPT", smtpd_cmd_rcpt, false},
@@ -247,12 +247,8 @@ void smtpd_proto_run(struct smtpd_session *s)
 {
 	smtpd_peer_init(s);
 	smtpd_log_connect(s);
-	if (smtpd_params.tls_wrappermode) {
-		/* TLS comes with its own issue: until then a wrapper-mode
-		 * service speaks nothing rather than plain text. */
-		msg_warn("smtpd_tls_wrappermode: TLS is not available in this "
-		         "build: disconnecting %s[%s]",
-		         s->name, s->addr);
+	if (smtpd_params.tls_wrappermode && smtpd_tls_wrapper(s) < 0) {
+		/* RFC 8314 3.3: no plain text on an implicit TLS port. */
 		s->quit = true;
 	} else if (smtpd_connect_checks(s) == 0) {
 		smtpd_reply(s, "220 %s", smtpd_params.banner);

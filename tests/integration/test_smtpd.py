@@ -171,7 +171,7 @@ class TestSmtpd(PosthornTestCase):
         self.assertEqual(code, 250)
         self.assertEqual(lines[0], HOST)
         for kw in ("PIPELINING", "SIZE 10240000", "ENHANCEDSTATUSCODES",
-                   "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"):
+                   "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING", "STARTTLS"):
             self.assertIn(kw, lines)
         self.assertNotIn("VRFY", lines)  # disable_vrfy_command=yes
         self.assertEqual(r.cmd("HELO client.example"), (250, [HOST]))
@@ -180,7 +180,8 @@ class TestSmtpd(PosthornTestCase):
             ("RSET", 250, "2.0.0"), ("RSET x", 501, "5.5.4"),
             ("VRFY postmaster", 252, "2.0.0"), ("HELP", 214, "2.0.0"),
             ("EXPN list", 502, "5.5.1"), ("ETRN x", 502, "5.5.1"),
-            ("STARTTLS", 502, "5.5.1"), ("AUTH PLAIN", 503, "5.5.1"),
+            # STARTTLS itself: test_tls.py.
+            ("STARTTLS x", 501, "5.5.4"), ("AUTH PLAIN", 503, "5.5.1"),
             ("FOO bar", 500, "5.5.2"), ("", 500, "5.5.2"),
             ("HELO", 501, "5.5.4"), ("EHLO", 501, "5.5.4"),
             ("RCPT TO:<b@example.test>", 503, "5.5.1"),
