@@ -395,6 +395,39 @@ class TestAliases(LocalTestCase):
         with open(os.path.join(out, "got")) as f:
             self.assertIn("Subject: retry me", f.read())
 
+    def test_tempfail_until_lifetime_bounces_to_sender(self):
+        """A pipe that keeps exiting 75 is retried until
+        maximal_queue_lifetime; then the real bounce service returns the
+        message to the sender's mailbox as a DSN."""
+        inst = self.instance(minimal_backoff_time="1s",
+                             maximal_backoff_time="1s",
+                             queue_run_delay="1s",
+                             maximal_queue_lifetime="4s")
+        self.add_user(inst, "alice@example.test")
+        pipe = self.script(inst, "never.sh", "exit 75\n")
+        self.add_aliases(inst, "never: |%s\n" % pipe)
+        inst.start()
+        self.sendmail(inst, ["never@mail.example.test"],
+                      "Subject: doomed\n\nx\n", sender="alice@example.test")
+        self.wait_log(inst, r"to=<never@mail\.example\.test>, relay=local, "
+                      r".*dsn=4\.3\.0, status=deferred")
+        files = self.wait_files(inst, "alice@example.test", 1)
+        msg = self.parse(files[0])
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        status = [p for p in msg.walk()
+                  if p.get_content_type() == "message/delivery-status"]
+        self.assertEqual(len(status), 1)
+        fields = {}
+        for block in status[0].get_payload():
+            for k, v in block.items():
+                fields.setdefault(k.lower(), v)
+        self.assertEqual(fields.get("action"), "failed")
+        self.assertTrue(fields.get("status", "").startswith("4.")
+                        or fields.get("status", "").startswith("5."),
+                        fields.get("status"))
+        self.assertIn("never@mail.example.test",
+                      fields.get("final-recipient", ""))
+
     def test_unknown_alias_target_dsn(self):
         inst = self.instance()
         self.add_user(inst, "alice@example.test")
