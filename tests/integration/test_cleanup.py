@@ -28,58 +28,17 @@ import subprocess
 import threading
 import time
 
+from attrproto import decode as attr_decode
+from attrproto import encode as attr_encode
 from harness import BIN, PosthornTestCase, run, wait_for
 
-MAGIC = 0xA1
 REC_HDR = 5
 BLOCK_MAX = 64 * 1024
 LOCAL = 1
 QUEUES = ("incoming", "active", "deferred", "hold")
 
 
-# ---- the attribute wire format (docs/ipc.md) ----
-
-def attr_encode(pairs):
-    out = bytearray([MAGIC])
-    for name, value in pairs:
-        if isinstance(value, int):
-            value = str(value)
-        if isinstance(value, str):
-            value = value.encode()
-        name = name.encode()
-        out.append(len(name))
-        out += name
-        out += struct.pack(">I", len(value))
-        out += value
-    out.append(0)
-    return bytes(out)
-
-
-def attr_decode(data):
-    """One message from the start of data: (list of pairs, bytes used), or
-    None if data holds only part of it."""
-    if not data:
-        return None
-    if data[0] != MAGIC:
-        raise ValueError("bad magic %r" % data[:1])
-    pos, pairs = 1, []
-    while True:
-        if pos >= len(data):
-            return None
-        nlen = data[pos]
-        pos += 1
-        if nlen == 0:
-            return pairs, pos
-        if pos + nlen + 4 > len(data):
-            return None
-        name = data[pos:pos + nlen].decode()
-        pos += nlen
-        (vlen,) = struct.unpack(">I", data[pos:pos + 4])
-        pos += 4
-        if pos + vlen > len(data):
-            return None
-        pairs.append((name, data[pos:pos + vlen]))
-        pos += vlen
+# The attribute wire format (docs/ipc.md) comes from attrproto.py.
 
 
 class CleanupClient:
