@@ -21,20 +21,22 @@ static const struct {
 	cli_verb_fn fn;
 	const char *usage;
 } cli_verbs[] = {
-	{"init", cli_init, "init DIR [--port-base N] [--hostname H] [--domain D]"},
-	{"conf", cli_conf, "conf [-n | -d] [NAME ...] [NAME=VALUE ...]"},
-	{"check", cli_check, "check"},
-	{"map", cli_map, "map build FILE | map get TYPE:NAME KEY"},
-	{"aliases", cli_aliases, "aliases"},
-	{"user", cli_user, "user add ADDRESS --password-stdin [--quota BYTES] | "
-			   "del ADDRESS | list | passwd ADDRESS | "
-			   "disable ADDRESS | enable ADDRESS"},
-	{"start", cli_start, "start [--foreground]"},
-	{"stop", cli_stop, "stop"},
-	{"reload", cli_reload, "reload"},
-	{"status", cli_status, "status"},
-	{"queue", cli_queue, "queue list [--json] | show ID | delete ID|ALL | "
-			     "hold ID | release ID | requeue ID|ALL | flush"},
+    {"init", cli_init, "init DIR [--port-base N] [--hostname H] [--domain D]"},
+    {"conf", cli_conf, "conf [-n | -d] [NAME ...] [NAME=VALUE ...]"},
+    {"check", cli_check, "check"},
+    {"map", cli_map, "map build FILE | map get TYPE:NAME KEY"},
+    {"aliases", cli_aliases, "aliases"},
+    {"user", cli_user,
+     "user add ADDRESS --password-stdin [--quota BYTES] | "
+     "del ADDRESS | list | passwd ADDRESS | "
+     "disable ADDRESS | enable ADDRESS"},
+    {"start", cli_start, "start [--foreground]"},
+    {"stop", cli_stop, "stop"},
+    {"reload", cli_reload, "reload"},
+    {"status", cli_status, "status"},
+    {"queue", cli_queue,
+     "queue list [--json] | show ID | delete ID|ALL | "
+     "hold ID | release ID | requeue ID|ALL | flush"},
 };
 
 #define CLI_NVERBS (sizeof(cli_verbs) / sizeof(cli_verbs[0]))
@@ -43,7 +45,8 @@ static void cli_print_usage(void)
 {
 	fprintf(stderr, "usage: posthorn [-c DIR] VERB [ARGS]\n");
 	for (size_t i = 0; i < CLI_NVERBS; i++)
-		fprintf(stderr, "    posthorn [-c DIR] %s\n", cli_verbs[i].usage);
+		fprintf(stderr, "    posthorn [-c DIR] %s\n",
+		        cli_verbs[i].usage);
 }
 
 int cli_usage(const char *fmt, ...)
@@ -74,7 +77,7 @@ const char *cli_config_dir(struct cli *cli)
 {
 	if (cli->config_dir == NULL)
 		fprintf(stderr, "posthorn: no instance: use -c DIR or set "
-				"MAIL_CONFIG\n");
+		                "MAIL_CONFIG\n");
 	return cli->config_dir;
 }
 
@@ -130,7 +133,7 @@ int main(int argc, char **argv)
 			msg_verbose++;
 			argi++;
 		} else if (strcmp(argv[argi], "-h") == 0 ||
-			   strcmp(argv[argi], "--help") == 0) {
+		           strcmp(argv[argi], "--help") == 0) {
 			cli_print_usage();
 			return CLI_OK;
 		} else {
@@ -145,7 +148,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < CLI_NVERBS; i++)
 		if (strcmp(argv[argi], cli_verbs[i].name) == 0)
 			return cli_verbs[i].fn(&cli, argc - argi, argv + argi);
-	fprintf(stderr, "posthorn: unknown command '%s' (try posthorn --help)\n",
-		argv[argi]);
+	fprintf(stderr,
+	        "posthorn: unknown command '%s' (try posthorn --help)\n",
+	        argv[argi]);
 	return CLI_USAGE;
 }

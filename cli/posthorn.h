@@ -12,7 +12,7 @@
 
 struct cli {
 	const char *config_dir; /* -c DIR or MAIL_CONFIG; NULL if neither */
-	const char *self_dir;	/* directory holding this executable */
+	const char *self_dir; /* directory holding this executable */
 };
 
 /* A verb: argv[0] is the verb itself. Returns an exit code. */

@@ -38,9 +38,9 @@ int cli_check(struct cli *cli, int argc, char **argv)
 				if (param_find(s->override_names[j]) != NULL)
 					continue;
 				buf_printf(report,
-					   "%s:%d: unknown parameter %s in "
-					   "-o option\n",
-					   path, s->line, s->override_names[j]);
+				           "%s:%d: unknown parameter %s in "
+				           "-o option\n",
+				           path, s->line, s->override_names[j]);
 				errors++;
 			}
 		}
@@ -52,7 +52,7 @@ int cli_check(struct cli *cli, int argc, char **argv)
 	config_destroy(&c);
 	if (errors > 0) {
 		fprintf(stderr, "posthorn: check: %d error(s), %d warning(s)\n",
-			errors, warnings);
+		        errors, warnings);
 		return CLI_FAILED;
 	}
 	return CLI_OK;

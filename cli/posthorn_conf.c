@@ -54,7 +54,7 @@ static int conf_print_nondefaults(struct config *c)
 static int conf_print_markdown(void)
 {
 	static const char *types[] = {"string", "integer", "boolean", "time",
-				      "size"};
+	                              "size"};
 
 	printf("# posthorn parameters\n\n"
 	       "Generated from lib/param_table.c by `make docs` "
@@ -98,7 +98,7 @@ static bool conf_line_continues(const char *line, size_t len)
 
 /* Replace (or append) name = value in text; result in out. */
 static void conf_edit_text(const char *text, size_t len, const char *name,
-			   const char *value, struct buf *out)
+                           const char *value, struct buf *out)
 {
 	const char *p = text, *end = text + len;
 	const char *start = NULL, *stop = NULL;
@@ -111,11 +111,11 @@ static void conf_edit_text(const char *text, size_t len, const char *name,
 			start = p;
 			stop = next;
 			while (stop < end) {
-				const char *nl2 = memchr(stop, '\n',
-							 (size_t)(end - stop));
+				const char *nl2 =
+				    memchr(stop, '\n', (size_t)(end - stop));
 				const char *next2 = nl2 ? nl2 + 1 : end;
-				if (!conf_line_continues(stop,
-							 (size_t)(next2 - stop)))
+				if (!conf_line_continues(
+				        stop, (size_t)(next2 - stop)))
 					break;
 				stop = next2;
 			}
@@ -162,12 +162,13 @@ static int conf_write_file(const char *path, const struct buf *text)
 	struct stat st;
 	int fd;
 
-	if (str_format(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) < 0)
+	if (str_format(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) <
+	    0)
 		return -1;
 	if (stat(path, &st) != 0)
 		st.st_mode = 0644;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		  st.st_mode & 07777);
+	          st.st_mode & 07777);
 	if (fd < 0)
 		return -1;
 	if (write(fd, buf_str(text), buf_len(text)) != (ssize_t)buf_len(text) ||
@@ -202,9 +203,9 @@ static int conf_edit(struct cli *cli, int argc, char **argv)
 		const struct param_def *p = param_find(str_trim(name));
 		if (p == NULL) {
 			fprintf(stderr,
-				"posthorn: warning: unknown parameter %s: "
-				"not written to main.cf\n",
-				name);
+			        "posthorn: warning: unknown parameter %s: "
+			        "not written to main.cf\n",
+			        name);
 			return CLI_USAGE;
 		}
 		if (strchr(eq + 1, '\n') != NULL)
@@ -232,7 +233,7 @@ static int conf_edit(struct cli *cli, int argc, char **argv)
 		char *name = mem_strndup(argv[i], (size_t)(eq - argv[i]));
 		char *value = mem_strdup(eq + 1);
 		conf_edit_text(buf_str(text), buf_len(text), str_trim(name),
-			       str_trim(value), edited);
+		               str_trim(value), edited);
 		buf_set_str(text, buf_str(edited));
 		mem_free(name);
 		mem_free(value);
@@ -261,7 +262,7 @@ int cli_conf(struct cli *cli, int argc, char **argv)
 			return conf_print_markdown();
 		else
 			return cli_usage("conf [-n | -d] [NAME ...] "
-					 "[NAME=VALUE ...]");
+			                 "[NAME=VALUE ...]");
 	}
 	if (defaults && nondefaults)
 		return cli_usage("conf: -n and -d exclude each other");
@@ -276,10 +277,10 @@ int cli_conf(struct cli *cli, int argc, char **argv)
 	for (int j = i; j < argc; j++) {
 		if (strchr(argv[j], '=') != NULL)
 			return cli_usage("conf: do not mix NAME and "
-					 "NAME=VALUE");
+			                 "NAME=VALUE");
 		if (param_find(argv[j]) == NULL) {
 			fprintf(stderr, "posthorn: unknown parameter: %s\n",
-				argv[j]);
+			        argv[j]);
 			return CLI_USAGE;
 		}
 	}

@@ -108,21 +108,24 @@ static int init_run(char *const argv[])
 static int init_system_accounts(void)
 {
 	if (getgrnam(INIT_SETGID_GROUP) == NULL) {
-		char *argv[] = {"groupadd", "--system", INIT_SETGID_GROUP, NULL};
+		char *argv[] = {"groupadd", "--system", INIT_SETGID_GROUP,
+		                NULL};
 		if (init_run(argv) < 0)
 			return cli_fail("init: cannot create group %s",
-					INIT_SETGID_GROUP);
+			                INIT_SETGID_GROUP);
 	}
 	const char *users[] = {INIT_MAIL_OWNER, INIT_VMAIL_OWNER};
 	for (size_t i = 0; i < 2; i++) {
 		if (getpwnam(users[i]) != NULL)
 			continue;
-		char *argv[] = {"useradd", "--system", "--no-create-home",
-				"--home-dir", "/nonexistent", "--shell",
-				"/usr/sbin/nologin", "--user-group",
-				(char *)users[i], NULL};
+		char *argv[] = {"useradd",           "--system",
+		                "--no-create-home",  "--home-dir",
+		                "/nonexistent",      "--shell",
+		                "/usr/sbin/nologin", "--user-group",
+		                (char *)users[i],    NULL};
 		if (init_run(argv) < 0)
-			return cli_fail("init: cannot create user %s", users[i]);
+			return cli_fail("init: cannot create user %s",
+			                users[i]);
 	}
 	return 0;
 }
@@ -153,9 +156,9 @@ static int init_make_cert(const struct init_options *o)
 	int ret = -1;
 
 	if (str_format(cert_path, sizeof(cert_path), "%s/tls/cert.pem",
-		       o->dir) < 0 ||
+	               o->dir) < 0 ||
 	    str_format(key_path, sizeof(key_path), "%s/tls/key.pem", o->dir) <
-		    0 ||
+	        0 ||
 	    str_format(san, sizeof(san), "DNS:%s", o->hostname) < 0)
 		return cli_fail("init: path too long");
 	if ((key = EVP_RSA_gen(2048)) == NULL || (x509 = X509_new()) == NULL ||
@@ -172,8 +175,8 @@ static int init_make_cert(const struct init_options *o)
 	X509_set_pubkey(x509, key);
 	X509_NAME *name = X509_get_subject_name(x509);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)o->hostname, -1, -1,
-				   0);
+	                           (const unsigned char *)o->hostname, -1, -1,
+	                           0);
 	X509_set_issuer_name(x509, name);
 	X509V3_set_ctx(&v3, x509, x509, NULL, NULL, 0);
 	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
@@ -212,42 +215,42 @@ out:
 }
 
 static void init_main_cf(const struct init_options *o, const char *daemon_dir,
-			 const char *command_dir, struct buf *out)
+                         const char *command_dir, struct buf *out)
 {
 	buf_printf(out,
-		   "# main.cf: posthorn instance made by `posthorn init`.\n"
-		   "# Postfix parameter names; `posthorn -c %s conf -d` lists "
-		   "every parameter.\n\n"
-		   "# Where things are (all paths absolute).\n"
-		   "config_directory = %s\n"
-		   "queue_directory = %s/queue\n"
-		   "daemon_directory = %s\n"
-		   "command_directory = %s\n"
-		   "mail_root = %s/mail\n"
-		   "maillog_file = %s/log/maillog\n\n"
-		   "# Who the instance runs as.\n"
-		   "mail_owner = %s\n"
-		   "vmail_owner = %s\n\n"
-		   "# Names and domains.\n"
-		   "myhostname = %s\n"
-		   "mydomain = %s\n"
-		   "mydestination = $myhostname, localhost.$mydomain\n"
-		   "virtual_mailbox_domains = %s\n\n"
-		   "# Loopback only.\n"
-		   "inet_interfaces = 127.0.0.1, [::1]\n"
-		   "inet_protocols = all\n"
-		   "mynetworks = 127.0.0.0/8, [::1]/128\n\n"
-		   "alias_maps = lmdb:%s/aliases\n"
-		   "alias_database = lmdb:%s/aliases\n"
-		   "# Mailbox users: `posthorn user add|del|list|passwd`.\n"
-		   "virtual_mailbox_maps = lmdb:%s/users\n"
-		   "smtpd_tls_cert_file = %s/tls/cert.pem\n"
-		   "smtpd_tls_key_file = %s/tls/key.pem\n",
-		   o->dir, o->dir, o->dir, daemon_dir, command_dir, o->dir,
-		   o->dir, o->mail_owner, o->vmail_owner, o->hostname,
-		   strchr(o->hostname, '.') ? strchr(o->hostname, '.') + 1
-					    : "localdomain",
-		   o->domain, o->dir, o->dir, o->dir, o->dir, o->dir);
+	           "# main.cf: posthorn instance made by `posthorn init`.\n"
+	           "# Postfix parameter names; `posthorn -c %s conf -d` lists "
+	           "every parameter.\n\n"
+	           "# Where things are (all paths absolute).\n"
+	           "config_directory = %s\n"
+	           "queue_directory = %s/queue\n"
+	           "daemon_directory = %s\n"
+	           "command_directory = %s\n"
+	           "mail_root = %s/mail\n"
+	           "maillog_file = %s/log/maillog\n\n"
+	           "# Who the instance runs as.\n"
+	           "mail_owner = %s\n"
+	           "vmail_owner = %s\n\n"
+	           "# Names and domains.\n"
+	           "myhostname = %s\n"
+	           "mydomain = %s\n"
+	           "mydestination = $myhostname, localhost.$mydomain\n"
+	           "virtual_mailbox_domains = %s\n\n"
+	           "# Loopback only.\n"
+	           "inet_interfaces = 127.0.0.1, [::1]\n"
+	           "inet_protocols = all\n"
+	           "mynetworks = 127.0.0.0/8, [::1]/128\n\n"
+	           "alias_maps = lmdb:%s/aliases\n"
+	           "alias_database = lmdb:%s/aliases\n"
+	           "# Mailbox users: `posthorn user add|del|list|passwd`.\n"
+	           "virtual_mailbox_maps = lmdb:%s/users\n"
+	           "smtpd_tls_cert_file = %s/tls/cert.pem\n"
+	           "smtpd_tls_key_file = %s/tls/key.pem\n",
+	           o->dir, o->dir, o->dir, daemon_dir, command_dir, o->dir,
+	           o->dir, o->mail_owner, o->vmail_owner, o->hostname,
+	           strchr(o->hostname, '.') ? strchr(o->hostname, '.') + 1
+	                                    : "localdomain",
+	           o->domain, o->dir, o->dir, o->dir, o->dir, o->dir);
 }
 
 static void init_master_cf(const struct init_options *o, struct buf *out)
@@ -255,46 +258,47 @@ static void init_master_cf(const struct init_options *o, struct buf *out)
 	long long n = o->port_base;
 
 	buf_printf(out,
-		   "# master.cf: posthorn services (Postfix layout).\n"
-		   "# Services whose program is not installed are skipped "
-		   "with a warning.\n"
-		   "# service type  private unpriv  chroot  wakeup  maxproc "
-		   "command + args\n"
-		   "%lld      inet  n       -       n       -       -       "
-		   "smtpd\n"
-		   "%lld      inet  n       -       n       -       -       "
-		   "smtpd\n"
-		   "  -o syslog_name=posthorn/submission\n"
-		   "  -o smtpd_tls_security_level=encrypt\n"
-		   "  -o smtpd_sasl_auth_enable=yes\n"
-		   "%lld      inet  n       -       n       -       -       "
-		   "smtpd\n"
-		   "  -o syslog_name=posthorn/smtps\n"
-		   "  -o smtpd_tls_wrappermode=yes\n"
-		   "  -o smtpd_sasl_auth_enable=yes\n"
-		   "%lld      inet  n       -       n       -       -       "
-		   "pop3d\n"
-		   "%lld      inet  n       -       n       -       -       "
-		   "pop3d\n"
-		   "%lld      inet  n       -       n       -       -       "
-		   "imapd\n"
-		   "%lld      inet  n       -       n       -       -       "
-		   "imapd\n"
-		   "pickup     unix  n       -       n       60      1       "
-		   "pickup\n"
-		   "cleanup    unix  n       -       n       -       0       "
-		   "cleanup\n"
-		   "qmgr       unix  n       -       n       300     1       "
-		   "qmgr\n"
-		   "bounce     unix  -       -       n       -       0       "
-		   "bounce\n"
-		   "anvil      unix  -       -       n       -       1       "
-		   "anvil\n"
-		   "smtp       unix  -       -       n       -       -       "
-		   "smtp\n"
-		   "local      unix  -       n       n       -       -       "
-		   "local\n",
-		   n + 25, n + 587, n + 465, n + 110, n + 995, n + 143, n + 993);
+	           "# master.cf: posthorn services (Postfix layout).\n"
+	           "# Services whose program is not installed are skipped "
+	           "with a warning.\n"
+	           "# service type  private unpriv  chroot  wakeup  maxproc "
+	           "command + args\n"
+	           "%lld      inet  n       -       n       -       -       "
+	           "smtpd\n"
+	           "%lld      inet  n       -       n       -       -       "
+	           "smtpd\n"
+	           "  -o syslog_name=posthorn/submission\n"
+	           "  -o smtpd_tls_security_level=encrypt\n"
+	           "  -o smtpd_sasl_auth_enable=yes\n"
+	           "%lld      inet  n       -       n       -       -       "
+	           "smtpd\n"
+	           "  -o syslog_name=posthorn/smtps\n"
+	           "  -o smtpd_tls_wrappermode=yes\n"
+	           "  -o smtpd_sasl_auth_enable=yes\n"
+	           "%lld      inet  n       -       n       -       -       "
+	           "pop3d\n"
+	           "%lld      inet  n       -       n       -       -       "
+	           "pop3d\n"
+	           "%lld      inet  n       -       n       -       -       "
+	           "imapd\n"
+	           "%lld      inet  n       -       n       -       -       "
+	           "imapd\n"
+	           "pickup     unix  n       -       n       60      1       "
+	           "pickup\n"
+	           "cleanup    unix  n       -       n       -       0       "
+	           "cleanup\n"
+	           "qmgr       unix  n       -       n       300     1       "
+	           "qmgr\n"
+	           "bounce     unix  -       -       n       -       0       "
+	           "bounce\n"
+	           "anvil      unix  -       -       n       -       1       "
+	           "anvil\n"
+	           "smtp       unix  -       -       n       -       -       "
+	           "smtp\n"
+	           "local      unix  -       n       n       -       -       "
+	           "local\n",
+	           n + 25, n + 587, n + 465, n + 110, n + 995, n + 143,
+	           n + 993);
 }
 
 static int init_parse_args(int argc, char **argv, struct init_options *o)
@@ -310,9 +314,10 @@ static int init_parse_args(int argc, char **argv, struct init_options *o)
 		const char *arg = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(arg, "--port-base") == 0 && val) {
-			if (number_parse(val, 0, 64000, &o->port_base, &why) < 0)
+			if (number_parse(val, 0, 64000, &o->port_base, &why) <
+			    0)
 				return cli_usage("init: --port-base %s: %s",
-						 val, why);
+				                 val, why);
 			i++;
 		} else if (strcmp(arg, "--hostname") == 0 && val) {
 			o->hostname = val;
@@ -322,14 +327,14 @@ static int init_parse_args(int argc, char **argv, struct init_options *o)
 			i++;
 		} else if (arg[0] == '-' || dir != NULL) {
 			return cli_usage("init DIR [--port-base N] "
-					 "[--hostname H] [--domain D]");
+			                 "[--hostname H] [--domain D]");
 		} else {
 			dir = arg;
 		}
 	}
 	if (dir == NULL)
 		return cli_usage("init DIR [--port-base N] [--hostname H] "
-				 "[--domain D]");
+		                 "[--domain D]");
 	if (o->hostname == NULL) {
 		if (gethostname(hostname, sizeof(hostname) - 1) != 0)
 			str_copy(hostname, sizeof(hostname), "localhost");
@@ -339,11 +344,12 @@ static int init_parse_args(int argc, char **argv, struct init_options *o)
 	const char *names[] = {o->hostname, o->domain};
 	for (int i = 0; i < 2; i++)
 		if (!*names[i] || strlen(names[i]) > 253 ||
-		    strspn(names[i], "abcdefghijklmnopqrstuvwxyz"
-				     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-			    strlen(names[i]))
+		    strspn(names[i],
+		           "abcdefghijklmnopqrstuvwxyz"
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+		        strlen(names[i]))
 			return cli_usage("init: bad host or domain name '%s'",
-					 names[i]);
+			                 names[i]);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		return cli_fail("init: mkdir %s: %s", dir, strerror(errno));
 	if (realpath(dir, o->dir) == NULL)
@@ -380,18 +386,21 @@ int cli_init(struct cli *cli, int argc, char **argv)
 	}
 	/* The daemons live beside the command: BINDIR/../libexec. */
 	if (str_format(daemon_dir, sizeof(daemon_dir), "%s/../libexec",
-		       cli->self_dir ? cli->self_dir : ".") < 0 ||
+	               cli->self_dir ? cli->self_dir : ".") < 0 ||
 	    realpath(daemon_dir, path) == NULL)
 		str_format(path, sizeof(path), "%s/../libexec", cli->self_dir);
 	str_copy(daemon_dir, sizeof(daemon_dir), path);
 	str_copy(command_dir, sizeof(command_dir),
-		 cli->self_dir ? cli->self_dir : ".");
+	         cli->self_dir ? cli->self_dir : ".");
 
 	static const struct {
 		const char *sub;
 		mode_t mode;
-	} dirs[] = {{"", 0755},	     {"/tls", 0755},   {"/queue", 0755},
-		    {"/mail", 0755}, {"/log", 0755}};
+	} dirs[] = {{"", 0755},
+	            {"/tls", 0755},
+	            {"/queue", 0755},
+	            {"/mail", 0755},
+	            {"/log", 0755}};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		str_format(path, sizeof(path), "%s%s", o.dir, dirs[i].sub);
 		if (init_mkdir(path, dirs[i].mode) != 0)
@@ -411,15 +420,15 @@ int cli_init(struct cli *cli, int argc, char **argv)
 	if (init_write_file(path, buf_str(text), 0644) != 0)
 		goto fail;
 	buf_sprintf(text,
-		    "# aliases: /etc/aliases format; `posthorn -c %s aliases` "
-		    "rebuilds the table.\n"
-		    "# name: target, target (|command, /file, :include:/path)\n"
-		    "postmaster: root\n"
-		    "MAILER-DAEMON: postmaster\n"
-		    "abuse: postmaster\n"
-		    "%s: root\n"
-		    "root: postmaster@%s\n",
-		    o.dir, o.mail_owner, o.domain);
+	            "# aliases: /etc/aliases format; `posthorn -c %s aliases` "
+	            "rebuilds the table.\n"
+	            "# name: target, target (|command, /file, :include:/path)\n"
+	            "postmaster: root\n"
+	            "MAILER-DAEMON: postmaster\n"
+	            "abuse: postmaster\n"
+	            "%s: root\n"
+	            "root: postmaster@%s\n",
+	            o.dir, o.mail_owner, o.domain);
 	str_format(path, sizeof(path), "%s/aliases", o.dir);
 	if (init_write_file(path, buf_str(text), 0644) != 0)
 		goto fail;
@@ -449,7 +458,7 @@ int cli_init(struct cli *cli, int argc, char **argv)
 	    "# address  password-hash  [quota=BYTES] [enabled=yes|no]\n";
 	str_format(path, sizeof(path), "%s/users", o.dir);
 	if (users_table_replace(cf, path, users_text, sizeof(users_text) - 1,
-				text) < 0) {
+	                        text) < 0) {
 		cli_fail("init: %s", buf_str(text));
 		config_destroy(&cf);
 		goto fail;

@@ -23,10 +23,10 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, int c);
 /* Append formatted text; -1 (buffer unchanged) past the limit. */
 int buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Replace the contents with formatted text; -1 past the limit. */
 int buf_sprintf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Replace the contents with a copy of s. -1 past the limit. */
 int buf_set_str(struct buf *b, const char *s);
 /* Empty the buffer (keeps its memory). */

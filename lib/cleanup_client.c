@@ -48,7 +48,6 @@ struct cleanup_client {
 /* Reply limits: a few short attributes. */
 static const struct attr_limits cleanup_reply_limits = {8, 32, 1024, 4096};
 
-
 static int cleanup_send(struct cleanup_client *cc)
 {
 	if (cc->broken)

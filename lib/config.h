@@ -9,8 +9,8 @@
 #include "buf.h"
 
 enum param_type {
-	PARAM_STR,  /* free text (lists are text too) */
-	PARAM_INT,  /* integer in [min, max] */
+	PARAM_STR, /* free text (lists are text too) */
+	PARAM_INT, /* integer in [min, max] */
 	PARAM_BOOL, /* yes/no (also true/false, on/off, 1/0) */
 	PARAM_TIME, /* integer with unit s/m/h/d/w; default unit in unit */
 	PARAM_SIZE, /* bytes, optional k/m/g suffix */
@@ -21,8 +21,8 @@ struct param_def {
 	enum param_type type;
 	const char *def; /* default value text, may contain $name */
 	long long min, max; /* INT/TIME (seconds)/SIZE range; 0,0: unchecked */
-	char unit;	    /* PARAM_TIME: default unit ('s', 'm', 'h', 'd') */
-	const char *doc;    /* one line */
+	char unit; /* PARAM_TIME: default unit ('s', 'm', 'h', 'd') */
+	const char *doc; /* one line */
 };
 
 /* The one table (lib/param_table.c), sorted by name. */
@@ -33,7 +33,7 @@ const struct param_def *param_find(const char *name);
 /* Check an (expanded) value against the parameter's type and range;
  * -1 with the reason in err. */
 int param_validate(const struct param_def *p, const char *value,
-		   struct buf *err);
+                   struct buf *err);
 
 struct config;
 
@@ -47,7 +47,7 @@ struct config *config_load(const char *config_dir, struct buf *err);
 /* Parse main.cf text into c (later settings win); origin names it in
  * messages. -1 on a syntax error. */
 int config_parse(struct config *c, const char *text, size_t len,
-		 const char *origin, struct buf *err);
+                 const char *origin, struct buf *err);
 /* Set a value as if from main.cf (used for master.cf -o overrides and
  * command-line settings); the name must be known or -1. */
 int config_set(struct config *c, const char *name, const char *value);
@@ -67,7 +67,7 @@ const char *config_raw(const struct config *c, const char *name);
  * text onto out. Unknown names expand to nothing. Loops ($a -> $b -> $a)
  * and unterminated ${ are errors (-1, reason in err). */
 int config_expand(const struct config *c, const char *text, struct buf *out,
-		  struct buf *err);
+                  struct buf *err);
 
 /* Typed getters for names in the table. The value is expanded and
  * validated; a bad value is msg_fatal ("main.cf: name: reason"), a name not

@@ -21,7 +21,7 @@ const char *map_spec(const struct map *m);
  * in err). Keys are matched case-insensitively (lmdb/inline keys are
  * stored lowercase). */
 int map_lookup(struct map *m, const char *key, struct buf *value,
-	       struct buf *err);
+               struct buf *err);
 
 /* Building an lmdb table: everything goes into a temporary file that is
  * renamed over PATH.lmdb on commit, so readers see the old or the new table,
@@ -31,7 +31,7 @@ struct map_builder;
 struct map_builder *map_builder_create(const char *path, struct buf *err);
 /* Add (or replace) key -> value; key is folded to lowercase. */
 int map_builder_add(struct map_builder *b, const char *key, const char *value,
-		    struct buf *err);
+                    struct buf *err);
 /* fsync and rename into place; frees the builder. -1 on error (the old
  * table stays). */
 int map_builder_commit(struct map_builder **bp, struct buf *err);

@@ -35,7 +35,7 @@ void msg_init(const char *syslog_name, const char *service)
 {
 	if (service != NULL && *service)
 		snprintf(msg_tag, sizeof(msg_tag), "%s/%s", syslog_name,
-			 service);
+		         service);
 	else
 		snprintf(msg_tag, sizeof(msg_tag), "%s", syslog_name);
 	if (gethostname(msg_host, sizeof(msg_host)) != 0)
@@ -79,12 +79,12 @@ int msg_set_facility(const char *name)
 		const char *name;
 		int value;
 	} table[] = {
-		{"mail", LOG_MAIL},	{"local0", LOG_LOCAL0},
-		{"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-		{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
-		{"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
-		{"local7", LOG_LOCAL7}, {"user", LOG_USER},
-		{"daemon", LOG_DAEMON},
+	    {"mail", LOG_MAIL},     {"local0", LOG_LOCAL0},
+	    {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+	    {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+	    {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
+	    {"local7", LOG_LOCAL7}, {"user", LOG_USER},
+	    {"daemon", LOG_DAEMON},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (strcasecmp(name, table[i].name) == 0) {
@@ -101,18 +101,19 @@ void msg_set_fatal_hook(void (*hook)(void))
 }
 
 int msg_format_line(char *out, int outlen, long when, const char *host,
-		    const char *tag, int pid, const char *text)
+                    const char *tag, int pid, const char *text)
 {
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
-					   "May", "Jun", "Jul", "Aug",
-					   "Sep", "Oct", "Nov", "Dec"};
+	                                   "May", "Jun", "Jul", "Aug",
+	                                   "Sep", "Oct", "Nov", "Dec"};
 	time_t t = (time_t)when;
 	struct tm tm;
 
 	localtime_r(&t, &tm);
-	return snprintf(out, (size_t)outlen, "%s %2d %02d:%02d:%02d %s %s[%d]: %s",
-			months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min,
-			tm.tm_sec, host, tag, pid, text);
+	return snprintf(out, (size_t)outlen,
+	                "%s %2d %02d:%02d:%02d %s %s[%d]: %s",
+	                months[tm.tm_mon], tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                tm.tm_sec, host, tag, pid, text);
 }
 
 /* Replace control characters so one event is always one line. */
@@ -124,7 +125,7 @@ static void msg_sanitize(char *text)
 }
 
 static void msg_emit(int priority, const char *prefix, const char *fmt,
-		     va_list ap)
+                     va_list ap)
 {
 	char text[2048], line[2400];
 	int saved_errno = errno;
@@ -148,8 +149,9 @@ static void msg_emit(int priority, const char *prefix, const char *fmt,
 	if ((msg_sink_mask & MSG_SINK_FILE) && msg_file_fd >= 0) {
 		if (!msg_host[0])
 			msg_init("posthorn", NULL);
-		n = msg_format_line(line, (int)sizeof(line) - 1, (long)time(NULL),
-				    msg_host, msg_tag, (int)getpid(), text);
+		n = msg_format_line(line, (int)sizeof(line) - 1,
+		                    (long)time(NULL), msg_host, msg_tag,
+		                    (int)getpid(), text);
 		if (n > 0) {
 			if ((size_t)n >= sizeof(line) - 1)
 				n = sizeof(line) - 2;

@@ -9,7 +9,7 @@
 enum msg_sink {
 	MSG_SINK_STDERR = 1, /* "posthorn/svc: warning: text" */
 	MSG_SINK_SYSLOG = 2, /* syslog(3), facility from msg_set_facility */
-	MSG_SINK_FILE = 4,   /* "Mon DD HH:MM:SS host posthorn/svc[pid]: text" */
+	MSG_SINK_FILE = 4, /* "Mon DD HH:MM:SS host posthorn/svc[pid]: text" */
 };
 
 /* Set the program tag: syslog_name and service ("posthorn", "smtpd"). */
@@ -31,15 +31,15 @@ void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The environment failed: log and exit(1). */
 void msg_fatal(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+    __attribute__((format(printf, 1, 2), noreturn));
 /* Our own bug: log and abort() for a core dump. */
 void msg_panic(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+    __attribute__((format(printf, 1, 2), noreturn));
 /* Called (once) before msg_fatal exits, e.g. to clean up a pid file. */
 void msg_set_fatal_hook(void (*hook)(void));
 
 /* Format one log line (without newline) for the file sink; for tests. */
 int msg_format_line(char *out, int outlen, long when, const char *host,
-		    const char *tag, int pid, const char *text);
+                    const char *tag, int pid, const char *text);
 
 #endif

@@ -39,15 +39,15 @@ static const char *number_scan(const char *s, long long *out, const char **why)
 	}
 	if (negative)
 		*out = value == (unsigned long long)LLONG_MAX + 1
-			       ? LLONG_MIN
-			       : -(long long)value;
+		           ? LLONG_MIN
+		           : -(long long)value;
 	else
 		*out = (long long)value;
 	return s;
 }
 
 static int number_check_range(long long v, long long min, long long max,
-			      const char **why)
+                              const char **why)
 {
 	if (v < min) {
 		*why = "number too small";
@@ -61,7 +61,7 @@ static int number_check_range(long long v, long long min, long long max,
 }
 
 int number_parse(const char *s, long long min, long long max, long long *out,
-		 const char **why)
+                 const char **why)
 {
 	const char *dummy;
 	const char *end;
@@ -83,7 +83,7 @@ int number_parse(const char *s, long long min, long long max, long long *out,
 
 /* Multiply with overflow check. */
 static int number_scale(long long v, long long factor, long long *out,
-			const char **why)
+                        const char **why)
 {
 	if (v > 0 && v > LLONG_MAX / factor) {
 		*why = "number too large";
@@ -116,7 +116,7 @@ static long long number_time_unit(int unit)
 }
 
 int number_parse_time(const char *s, int default_unit, long long min,
-		      long long max, long long *out, const char **why)
+                      long long max, long long *out, const char **why)
 {
 	const char *dummy;
 	const char *end;
@@ -145,7 +145,7 @@ int number_parse_time(const char *s, int default_unit, long long min,
 }
 
 int number_parse_size(const char *s, long long min, long long max,
-		      long long *out, const char **why)
+                      long long *out, const char **why)
 {
 	const char *dummy;
 	const char *end;
@@ -157,8 +157,8 @@ int number_parse_size(const char *s, long long min, long long max,
 		return -1;
 	if (*end == 0)
 		factor = 1;
-	else if (end[1] == 0 || (end[1] && (end[1] == 'b' || end[1] == 'B') &&
-				 end[2] == 0)) {
+	else if (end[1] == 0 ||
+	         (end[1] && (end[1] == 'b' || end[1] == 'B') && end[2] == 0)) {
 		switch (tolower((unsigned char)*end)) {
 		case 'k':
 			factor = 1024;

@@ -100,8 +100,7 @@ const struct param_def param_table[] = {
         "'-'."),
     STR("default_transport", "smtp",
         "Transport for recipients in no local, virtual or relay domain."),
-    INT("defer_code", "450", 400, 599,
-        "Reply code for the defer restriction."),
+    INT("defer_code", "450", 400, 599, "Reply code for the defer restriction."),
     TIME("delay_warning_time", "0h", 'h', 0, 100 * DAY_,
          "After how long in the queue the sender of a message still not "
          "delivered gets a delay warning (0: never)."),

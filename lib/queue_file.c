@@ -27,7 +27,7 @@
 /* ---- recipients and NOTIFY ---- */
 
 void queue_rcpt_encode(const char *address, const char *orcpt, int notify,
-		       struct buf *out)
+                       struct buf *out)
 {
 	/* address NUL orcpt NUL notify-flags-in-decimal */
 	buf_append(out, address, strlen(address) + 1);
@@ -55,8 +55,8 @@ int queue_notify_parse(const char *text)
 			return -1;
 	}
 	/* RFC 3461 4.1: NEVER stands alone. */
-	if (flags == 0 || ((flags & QUEUE_NOTIFY_NEVER) &&
-			   flags != QUEUE_NOTIFY_NEVER))
+	if (flags == 0 ||
+	    ((flags & QUEUE_NOTIFY_NEVER) && flags != QUEUE_NOTIFY_NEVER))
 		return -1;
 	return flags;
 }
@@ -67,15 +67,15 @@ void queue_notify_format(int notify, struct buf *out)
 		int flag;
 		const char *name;
 	} names[] = {{QUEUE_NOTIFY_NEVER, "NEVER"},
-		     {QUEUE_NOTIFY_SUCCESS, "SUCCESS"},
-		     {QUEUE_NOTIFY_FAILURE, "FAILURE"},
-		     {QUEUE_NOTIFY_DELAY, "DELAY"}};
+	             {QUEUE_NOTIFY_SUCCESS, "SUCCESS"},
+	             {QUEUE_NOTIFY_FAILURE, "FAILURE"},
+	             {QUEUE_NOTIFY_DELAY, "DELAY"}};
 	bool first = true;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (notify & names[i].flag) {
 			buf_printf(out, "%s%s", first ? "" : ",",
-				   names[i].name);
+			           names[i].name);
 			first = false;
 		}
 	}
@@ -128,7 +128,7 @@ int queue_writer_flush(struct queue_writer *w)
 }
 
 int queue_writer_add(struct queue_writer *w, int type, const void *data,
-		     size_t len)
+                     size_t len)
 {
 	unsigned char hdr[QUEUE_REC_HDR];
 
@@ -161,7 +161,7 @@ off_t queue_writer_offset(const struct queue_writer *w)
 }
 
 void queue_size_format(long long content_size, long long nrcpts,
-		       struct buf *out)
+                       struct buf *out)
 {
 	/* Fixed width, so the record can be rewritten in place. */
 	buf_printf(out, "%15lld %15lld", content_size, nrcpts);
@@ -214,7 +214,7 @@ void queue_reader_destroy(struct queue_reader **rp)
 
 /* Copy len bytes into out (NULL: skip), refilling as needed; -1 on EOF. */
 static int queue_reader_take(struct queue_reader *r, void *out, size_t len,
-			     struct buf *err)
+                             struct buf *err)
 {
 	unsigned char *dst = out;
 
@@ -250,8 +250,7 @@ static int queue_reader_take(struct queue_reader *r, void *out, size_t len,
 
 /* May a record of this type follow in the current section? Advances the
  * section on M and X. */
-static int queue_reader_allow(struct queue_reader *r, int type,
-			      struct buf *err)
+static int queue_reader_allow(struct queue_reader *r, int type, struct buf *err)
 {
 	if (r->nrecords == 0 && type != QREC_VERSION) {
 		buf_set_str(err, "first record is not the version");
@@ -298,7 +297,7 @@ static int queue_reader_allow(struct queue_reader *r, int type,
 }
 
 int queue_reader_next(struct queue_reader *r, int *type, struct buf *payload,
-		      off_t *offset, struct buf *err)
+                      off_t *offset, struct buf *err)
 {
 	unsigned char hdr[QUEUE_REC_HDR];
 	off_t here = r->data_offset + (off_t)r->pos;
@@ -318,7 +317,8 @@ int queue_reader_next(struct queue_reader *r, int *type, struct buf *payload,
 		return -1;
 	len = (size_t)hdr[1] << 24 | (size_t)hdr[2] << 16 |
 	      (size_t)hdr[3] << 8 | hdr[4];
-	if (len > QUEUE_REC_MAX || (hdr[0] == QREC_BLOCK && len > QUEUE_BLOCK_MAX)) {
+	if (len > QUEUE_REC_MAX ||
+	    (hdr[0] == QREC_BLOCK && len > QUEUE_BLOCK_MAX)) {
 		buf_sprintf(err, "record length %zu too large", len);
 		return -1;
 	}
@@ -342,12 +342,12 @@ int queue_reader_next(struct queue_reader *r, int *type, struct buf *payload,
 
 /* Split an R/D payload: address NUL orcpt NUL notify. */
 static int queue_rcpt_decode(const char *p, size_t len, struct queue_rcpt *rc,
-			     struct buf *err)
+                             struct buf *err)
 {
 	const char *end = p + len;
 	const char *nul1 = memchr(p, 0, len);
-	const char *nul2 = nul1 ? memchr(nul1 + 1, 0, (size_t)(end - nul1 - 1))
-				: NULL;
+	const char *nul2 =
+	    nul1 ? memchr(nul1 + 1, 0, (size_t)(end - nul1 - 1)) : NULL;
 	long long notify;
 	char num[8];
 
@@ -374,7 +374,7 @@ static bool queue_text_ok(const struct buf *b)
 }
 
 int queue_envelope_read(struct queue_reader *r, struct queue_envelope *env,
-			struct buf *err)
+                        struct buf *err)
 {
 	struct buf *rec = buf_create(256, QUEUE_REC_MAX);
 	size_t rcpt_cap = 0, attr_cap = 0;
@@ -402,9 +402,9 @@ int queue_envelope_read(struct queue_reader *r, struct queue_envelope *env,
 			char copy[40], *p = copy;
 			if (str_copy(copy, sizeof(copy), s) < 0 ||
 			    number_parse(str_token(&p, " "), 0, 1LL << 50,
-					 &size, NULL) < 0 ||
+			                 &size, NULL) < 0 ||
 			    number_parse(str_token(&p, " "), 0, 1LL << 31,
-					 &nrcpt, NULL) < 0) {
+			                 &nrcpt, NULL) < 0) {
 				buf_set_str(err, "malformed size record");
 				goto out;
 			}
@@ -423,7 +423,7 @@ int queue_envelope_read(struct queue_reader *r, struct queue_envelope *env,
 				*dot = 0;
 			if (number_parse(copy, 0, 1LL << 40, &sec, NULL) < 0 ||
 			    (dot && number_parse(dot + 1, 0, 999999, &usec,
-						 NULL) < 0)) {
+			                         NULL) < 0)) {
 				buf_set_str(err, "malformed time record");
 				goto out;
 			}
@@ -457,14 +457,13 @@ int queue_envelope_read(struct queue_reader *r, struct queue_envelope *env,
 			if (env->nattrs == attr_cap) {
 				attr_cap = attr_cap ? attr_cap * 2 : 8;
 				env->attr_names = mem_realloc(
-					env->attr_names,
-					attr_cap * sizeof(char *));
-				env->attr_values = mem_realloc(
-					env->attr_values,
-					attr_cap * sizeof(char *));
+				    env->attr_names, attr_cap * sizeof(char *));
+				env->attr_values =
+				    mem_realloc(env->attr_values,
+				                attr_cap * sizeof(char *));
 			}
 			env->attr_names[env->nattrs] =
-				mem_strndup(s, (size_t)(eq - s));
+			    mem_strndup(s, (size_t)(eq - s));
 			env->attr_values[env->nattrs++] = mem_strdup(eq + 1);
 			break;
 		}
@@ -477,8 +476,8 @@ int queue_envelope_read(struct queue_reader *r, struct queue_envelope *env,
 			rc.done = type == QREC_DONE;
 			if (env->nrcpts == rcpt_cap) {
 				rcpt_cap = rcpt_cap ? rcpt_cap * 2 : 8;
-				env->rcpts = mem_realloc(
-					env->rcpts, rcpt_cap * sizeof(rc));
+				env->rcpts = mem_realloc(env->rcpts,
+				                         rcpt_cap * sizeof(rc));
 			}
 			env->rcpts[env->nrcpts++] = rc;
 			break;
@@ -486,7 +485,7 @@ int queue_envelope_read(struct queue_reader *r, struct queue_envelope *env,
 		case QREC_CONTENT:
 			if (!have_size || !have_time || !have_sender) {
 				buf_set_str(err, "envelope lacks size, time "
-						 "or sender");
+				                 "or sender");
 				goto out;
 			}
 			env->content_offset = offset + QUEUE_REC_HDR;
@@ -523,7 +522,7 @@ void queue_envelope_free(struct queue_envelope *env)
 }
 
 const char *queue_envelope_attr(const struct queue_envelope *env,
-				const char *name)
+                                const char *name)
 {
 	for (size_t i = 0; i < env->nattrs; i++)
 		if (strcmp(env->attr_names[i], name) == 0)
@@ -541,11 +540,11 @@ int queue_mark_done(int fd, off_t offset)
 /* ---- queue IDs and paths ---- */
 
 void queue_id_make(char *out, size_t outlen, long long sec, long usec,
-		   unsigned long long inode)
+                   unsigned long long inode)
 {
 	if (str_format(out, outlen, "%08llX%05lXQ%llX",
-		       (unsigned long long)sec & 0xffffffffULL,
-		       (unsigned long)usec & 0xfffffUL, inode) < 0)
+	               (unsigned long long)sec & 0xffffffffULL,
+	               (unsigned long)usec & 0xfffffUL, inode) < 0)
 		msg_panic("queue_id_make: buffer too small");
 }
 

@@ -14,21 +14,21 @@
 
 /* Record types. The payload of each is described in docs/queue-format.md. */
 enum queue_rec {
-	QREC_VERSION = 'V',  /* "posthorn-queue-1": always the first record */
-	QREC_SIZE = 'S',     /* fixed-width "content_size rcpt_count" */
-	QREC_TIME = 'T',     /* arrival "seconds.microseconds" */
-	QREC_SENDER = 'F',   /* envelope sender, "" for <> */
-	QREC_ENVID = 'E',    /* RFC 3461 ENVID (xtext decoded) */
-	QREC_RET = 'N',	     /* RFC 3461 RET: FULL or HDRS */
-	QREC_ATTR = 'A',     /* "name=value": client_name, client_address,
+	QREC_VERSION = 'V', /* "posthorn-queue-1": always the first record */
+	QREC_SIZE = 'S', /* fixed-width "content_size rcpt_count" */
+	QREC_TIME = 'T', /* arrival "seconds.microseconds" */
+	QREC_SENDER = 'F', /* envelope sender, "" for <> */
+	QREC_ENVID = 'E', /* RFC 3461 ENVID (xtext decoded) */
+	QREC_RET = 'N', /* RFC 3461 RET: FULL or HDRS */
+	QREC_ATTR = 'A', /* "name=value": client_name, client_address,
 			      * helo_name, protocol, sasl_username, tls,
 			      * submitter (local user), ... */
-	QREC_RCPT = 'R',     /* recipient still to deliver */
-	QREC_DONE = 'D',     /* recipient delivered: an R with its type
+	QREC_RCPT = 'R', /* recipient still to deliver */
+	QREC_DONE = 'D', /* recipient delivered: an R with its type
 			      * byte overwritten in place */
-	QREC_CONTENT = 'M',  /* start of the content section (empty) */
-	QREC_BLOCK = 'B',    /* a block of message bytes (LF line ends) */
-	QREC_END = 'X',	     /* the end marker (empty): the file is whole */
+	QREC_CONTENT = 'M', /* start of the content section (empty) */
+	QREC_BLOCK = 'B', /* a block of message bytes (LF line ends) */
+	QREC_END = 'X', /* the end marker (empty): the file is whole */
 };
 
 #define QUEUE_FORMAT_VERSION "posthorn-queue-1"
@@ -49,7 +49,7 @@ enum queue_rec {
 struct queue_rcpt {
 	char *address;
 	char *orcpt;
-	int notify;   /* OR of QUEUE_NOTIFY_*, 0: not given (default) */
+	int notify; /* OR of QUEUE_NOTIFY_*, 0: not given (default) */
 	off_t offset; /* of the record in the file (to mark it done) */
 	bool done;
 };
@@ -61,7 +61,7 @@ struct queue_envelope {
 	long long content_size;
 	char *sender;
 	char *envid; /* NULL if none */
-	char *ret;   /* NULL if none */
+	char *ret; /* NULL if none */
 	char **attr_names, **attr_values;
 	size_t nattrs;
 	struct queue_rcpt *rcpts;
@@ -71,7 +71,7 @@ struct queue_envelope {
 
 /* Encode a recipient payload onto out (appending). */
 void queue_rcpt_encode(const char *address, const char *orcpt, int notify,
-		       struct buf *out);
+                       struct buf *out);
 /* Parse NOTIFY text ("SUCCESS,DELAY" / "NEVER") to flags; -1 if bad. */
 int queue_notify_parse(const char *text);
 /* Format flags as RFC 3461 text ("NEVER", "SUCCESS,FAILURE", "" for 0). */
@@ -82,7 +82,7 @@ struct queue_writer;
 struct queue_writer *queue_writer_create(int fd);
 /* Append one record; -1 (errno) on a write error or a payload too big. */
 int queue_writer_add(struct queue_writer *w, int type, const void *data,
-		     size_t len);
+                     size_t len);
 int queue_writer_add_str(struct queue_writer *w, int type, const char *s);
 /* Bytes written so far (including buffered). */
 off_t queue_writer_offset(const struct queue_writer *w);
@@ -92,7 +92,7 @@ int queue_writer_flush(struct queue_writer *w);
 void queue_writer_destroy(struct queue_writer **wp);
 /* The fixed-width QREC_SIZE payload for these numbers. */
 void queue_size_format(long long content_size, long long nrcpts,
-		       struct buf *out);
+                       struct buf *out);
 
 /* Reader: strict, section-aware. */
 enum queue_section { QSEC_ENVELOPE, QSEC_CONTENT, QSEC_END };
@@ -109,16 +109,16 @@ struct queue_reader *queue_reader_create_content(int fd);
  * out-of-place type, bad length, truncated file, data after the end;
  * reason in err; or an I/O error). */
 int queue_reader_next(struct queue_reader *r, int *type, struct buf *payload,
-		      off_t *offset, struct buf *err);
+                      off_t *offset, struct buf *err);
 /* Read and check a whole envelope, stopping after QREC_CONTENT. -1 with the
  * reason in err on any problem (the file belongs in corrupt/). */
 int queue_envelope_read(struct queue_reader *r, struct queue_envelope *env,
-			struct buf *err);
+                        struct buf *err);
 /* Free what queue_envelope_read allocated (env itself is the caller's). */
 void queue_envelope_free(struct queue_envelope *env);
 /* The value of an envelope attribute, or NULL. */
 const char *queue_envelope_attr(const struct queue_envelope *env,
-				const char *name);
+                                const char *name);
 /* Mark the recipient whose record starts at offset as delivered: one
  * pwrite of the type byte (atomic). Not fsync'ed: the caller decides. */
 int queue_mark_done(int fd, off_t offset);
@@ -127,7 +127,7 @@ int queue_mark_done(int fd, off_t offset);
  * in hex: unique while the file exists, sortable by arrival time. */
 #define QUEUE_ID_MAX 40
 void queue_id_make(char *out, size_t outlen, long long sec, long usec,
-		   unsigned long long inode);
+                   unsigned long long inode);
 /* Is s a well-formed queue ID (safe to use as a file name)? */
 bool queue_id_valid(const char *s);
 /* The hash subdirectory name (one character) for an ID, for deferred/

@@ -9,7 +9,7 @@
 int str_copy(char *dst, size_t dstlen, const char *src);
 /* snprintf that returns -1 on truncation or error instead of a length. */
 int str_format(char *dst, size_t dstlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Strip leading and trailing white space in place; returns s moved past
  * leading white space. */
 char *str_trim(char *s);

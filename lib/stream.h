@@ -17,9 +17,9 @@ struct stream;
  * transport is the default; lib/tls installs its own. */
 struct stream_ops {
 	ssize_t (*read)(void *ctx, int fd, void *data, size_t len,
-			int timeout_ms);
+	                int timeout_ms);
 	ssize_t (*write)(void *ctx, int fd, const void *data, size_t len,
-			 int timeout_ms);
+	                 int timeout_ms);
 	/* Bytes the transport holds decoded but not yet returned (TLS). */
 	size_t (*pending)(void *ctx);
 	/* Called by stream_close before the fd is closed. */
@@ -28,10 +28,10 @@ struct stream_ops {
 
 /* Results of stream_read_line. */
 enum stream_status {
-	STREAM_OK = 0,	    /* a whole line */
-	STREAM_EOF = -1,    /* end of input (a partial last line is in line) */
+	STREAM_OK = 0, /* a whole line */
+	STREAM_EOF = -1, /* end of input (a partial last line is in line) */
 	STREAM_TIMEOUT = -2, /* deadline passed */
-	STREAM_ERROR = -3,  /* I/O error (errno) */
+	STREAM_ERROR = -3, /* I/O error (errno) */
 	STREAM_TOO_LONG = -4, /* line longer than max: the first max bytes are
 			       * in line, the rest was read and discarded up to
 			       * and including the newline */
@@ -40,7 +40,7 @@ enum stream_status {
 /* How a line ended. */
 enum stream_eol {
 	STREAM_EOL_NONE = 0, /* EOF or too long */
-	STREAM_EOL_LF = 1,   /* bare "\n" */
+	STREAM_EOL_LF = 1, /* bare "\n" */
 	STREAM_EOL_CRLF = 2, /* "\r\n" */
 };
 
@@ -66,7 +66,7 @@ void *stream_ops_ctx(const struct stream *s);
  * line (reset first). The ending is stripped and reported in *eol (may be
  * NULL). Returns an enum stream_status. */
 int stream_read_line(struct stream *s, struct buf *line, size_t max,
-		     enum stream_eol *eol);
+                     enum stream_eol *eol);
 /* Read up to len bytes (whatever is buffered first, else one transport
  * read). Returns bytes read, 0 on EOF, STREAM_TIMEOUT or STREAM_ERROR. */
 ssize_t stream_read(struct stream *s, void *data, size_t len);
@@ -87,7 +87,7 @@ int stream_write(struct stream *s, const void *data, size_t len);
 int stream_puts(struct stream *s, const char *str);
 /* Buffer formatted text. */
 int stream_printf(struct stream *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Write out everything buffered; 0 or STREAM_TIMEOUT/STREAM_ERROR. */
 int stream_flush(struct stream *s);
 /* Bytes waiting in the write buffer. */

@@ -25,8 +25,8 @@ static int tmp_fd_with(const void *data, size_t len)
 static void add_rec(struct buf *b, int type, const char *data, size_t len)
 {
 	unsigned char hdr[5] = {(unsigned char)type, (unsigned char)(len >> 24),
-				(unsigned char)(len >> 16),
-				(unsigned char)(len >> 8), (unsigned char)len};
+	                        (unsigned char)(len >> 16),
+	                        (unsigned char)(len >> 8), (unsigned char)len};
 	buf_append(b, hdr, 5);
 	buf_append(b, data, len);
 }
@@ -95,7 +95,7 @@ START_TEST(test_round_trip)
 	ck_assert_str_eq(env.rcpts[1].orcpt, "rfc822;Z@y");
 	ck_assert_int_eq(env.rcpts[1].notify, QUEUE_NOTIFY_NEVER);
 	ck_assert_str_eq(queue_envelope_attr(&env, "client_address"),
-			 "127.0.0.1");
+	                 "127.0.0.1");
 	ck_assert_ptr_null(queue_envelope_attr(&env, "nope"));
 	int type;
 	ck_assert_int_eq(queue_reader_next(r, &type, b, NULL, err), 1);
@@ -114,10 +114,25 @@ END_TEST
 
 /* Hostile files: each must be refused by envelope + content reading. */
 enum hostile {
-	H_EMPTY, H_NO_VERSION, H_BAD_VERSION, H_TRUNC_HDR, H_TRUNC_DATA,
-	H_HUGE_LEN, H_BLOCK_IN_ENV, H_RCPT_IN_CONTENT, H_AFTER_END,
-	H_NO_END, H_TWO_SENDERS, H_BAD_RCPT, H_NO_SENDER, H_BAD_TYPE,
-	H_NUL_SENDER, H_BAD_SIZE, H_BIG_BLOCK, H_VERSION_TWICE, H_COUNT
+	H_EMPTY,
+	H_NO_VERSION,
+	H_BAD_VERSION,
+	H_TRUNC_HDR,
+	H_TRUNC_DATA,
+	H_HUGE_LEN,
+	H_BLOCK_IN_ENV,
+	H_RCPT_IN_CONTENT,
+	H_AFTER_END,
+	H_NO_END,
+	H_TWO_SENDERS,
+	H_BAD_RCPT,
+	H_NO_SENDER,
+	H_BAD_TYPE,
+	H_NUL_SENDER,
+	H_BAD_SIZE,
+	H_BIG_BLOCK,
+	H_VERSION_TWICE,
+	H_COUNT
 };
 
 START_TEST(test_hostile)
@@ -141,7 +156,10 @@ START_TEST(test_hostile)
 		break;
 	case H_TRUNC_DATA:
 		good_envelope(b);
-		buf_append(b, "F\0\0\0\x10" "abc", 8);
+		buf_append(b,
+		           "F\0\0\0\x10"
+		           "abc",
+		           8);
 		break;
 	case H_HUGE_LEN:
 		good_envelope(b);
@@ -254,25 +272,25 @@ static const struct {
 	const char *text;
 	int want;
 } notify_cases[] = {
-	{"NEVER", QUEUE_NOTIFY_NEVER},
-	{"SUCCESS,FAILURE", QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE},
-	{"delay", QUEUE_NOTIFY_DELAY},
-	{"NEVER,SUCCESS", -1},
-	{"", -1},
-	{"BOGUS", -1},
-	{"SUCCESS,,DELAY", QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_DELAY},
-	{"SUCCESSSUCCESSSUCCESSSUCCESSSUCCESSSUCCESSSUCCESSSUCCESSSUCCESSX", -1},
+    {"NEVER", QUEUE_NOTIFY_NEVER},
+    {"SUCCESS,FAILURE", QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE},
+    {"delay", QUEUE_NOTIFY_DELAY},
+    {"NEVER,SUCCESS", -1},
+    {"", -1},
+    {"BOGUS", -1},
+    {"SUCCESS,,DELAY", QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_DELAY},
+    {"SUCCESSSUCCESSSUCCESSSUCCESSSUCCESSSUCCESSSUCCESSSUCCESSSUCCESSX", -1},
 };
 
 START_TEST(test_notify)
 {
 	ck_assert_int_eq(queue_notify_parse(notify_cases[_i].text),
-			 notify_cases[_i].want);
+	                 notify_cases[_i].want);
 	if (notify_cases[_i].want > 0) {
 		struct buf *b = buf_create(0, 0);
 		queue_notify_format(notify_cases[_i].want, b);
 		ck_assert_int_eq(queue_notify_parse(buf_str(b)),
-				 notify_cases[_i].want);
+		                 notify_cases[_i].want);
 		buf_destroy(&b);
 	}
 }
@@ -286,7 +304,7 @@ Suite *queue_file_suite(void)
 	tcase_add_loop_test(tc, test_hostile, 0, H_COUNT);
 	tcase_add_test(tc, test_queue_id);
 	tcase_add_loop_test(tc, test_notify, 0,
-			    sizeof(notify_cases) / sizeof(notify_cases[0]));
+	                    sizeof(notify_cases) / sizeof(notify_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
