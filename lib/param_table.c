@@ -289,19 +289,49 @@ const struct param_def param_table[] = {
          "Time limit for the reply to an SMTP RCPT TO command."),
     TIME("smtp_rset_timeout", "20s", 's', 1, HOUR_,
          "Time limit for the reply to the SMTP RSET command."),
+    BOOL("smtp_sasl_auth_enable", "no",
+         "SMTP client: authenticate to servers (RFC 4954) with the "
+         "credentials in smtp_sasl_password_maps."),
+    STR("smtp_sasl_password_maps", "",
+        "SMTP client: tables mapping a nexthop (relayhost or transport "
+        "destination, then its host name) to user:password."),
+    STR("smtp_sasl_security_options", "noplaintext, noanonymous",
+        "SMTP client: SASL mechanism restrictions without TLS "
+        "(noplaintext: no PLAIN or LOGIN over a plain-text session)."),
+    STR("smtp_sasl_tls_security_options", "noanonymous",
+        "SMTP client: SASL mechanism restrictions over TLS."),
     INT("smtp_tcp_port", "25", 1, 65535,
         "posthorn: the TCP port of remote SMTP servers when the nexthop "
         "names none (Postfix: the smtp service port)."),
+    STR("smtp_tls_CAfile", "",
+        "SMTP client: PEM file of trusted CA certificates (levels verify "
+        "and secure)."),
+    STR("smtp_tls_CApath", "",
+        "SMTP client: directory of trusted CA certificates (c_rehash "
+        "layout)."),
     INT("smtp_tls_loglevel", "0", 0, 4,
         "SMTP client TLS logging: 1 logs the \"TLS connection "
         "established\" line."),
+    STR("smtp_tls_policy_maps", "",
+        "SMTP client: tables mapping a nexthop domain to a TLS policy "
+        "(\"none\", \"may\", \"encrypt\", \"verify match=...\", "
+        "\"secure match=...\")."),
     STR("smtp_tls_protocols", ">=TLSv1.2",
         "TLS protocols the SMTP client uses (Postfix syntax)."),
+    STR("smtp_tls_secure_cert_match", "nexthop, dot-nexthop",
+        "SMTP client, level secure: names a server certificate must "
+        "match (nexthop, dot-nexthop, hostname or literal names)."),
     STR("smtp_tls_security_level", "",
         "SMTP client TLS: none (empty), may (STARTTLS when offered) or "
         "encrypt (STARTTLS or defer)."),
+    STR("smtp_tls_verify_cert_match", "hostname",
+        "SMTP client, level verify: names a server certificate must "
+        "match (hostname: the MX host name)."),
     STR("smtpd_banner", "$myhostname ESMTP $mail_name",
         "Text after the 220 code in the SMTP greeting."),
+    INT("smtpd_client_auth_rate_limit", "0", 0, 1000000,
+        "AUTH commands one client address may send per "
+        "anvil_rate_time_unit to one service (anvil); 0: no limit."),
     INT("smtpd_client_connection_count_limit", "50", 0, 1000000,
         "Simultaneous connections one client address may have to one "
         "smtpd service (anvil); 0: no limit."),
@@ -354,6 +384,16 @@ const struct param_def param_table[] = {
         "Relay control restrictions applied to RCPT TO."),
     BOOL("smtpd_sasl_auth_enable", "no",
          "Offer SMTP AUTH (RFC 4954) to clients."),
+    BOOL("smtpd_sasl_auth_required", "no",
+         "posthorn: refuse MAIL before AUTH with 530 5.7.0 "
+         "Authentication required (RFC 4954 6); set for submission."),
+    TIME("smtpd_sasl_failure_delay", "1s", 's', 0, 60,
+         "posthorn: delay before a failed AUTH's 535 reply; it doubles "
+         "with each failure of the session and of the client address."),
+    STR("smtpd_sender_login_maps", "",
+        "Tables mapping a sender address to the SASL login names that "
+        "own it; empty: each user owns its address and the aliases that "
+        "lead only to it."),
     STR("smtpd_sender_restrictions", "",
         "Access restrictions applied to MAIL FROM."),
     INT("smtpd_soft_error_limit", "10", 1, 1000,
@@ -370,6 +410,11 @@ const struct param_def param_table[] = {
     STR("smtpd_tls_cert_file", "",
         "PEM server certificate (chain) file for STARTTLS and "
         "wrapper mode."),
+    STR("smtpd_tls_eccert_file", "",
+        "A second (ECDSA) server certificate chain file, offered to "
+        "clients that prefer it."),
+    STR("smtpd_tls_eckey_file", "$smtpd_tls_eccert_file",
+        "PEM private key file for smtpd_tls_eccert_file."),
     STR("smtpd_tls_key_file", "$smtpd_tls_cert_file",
         "PEM private key file for smtpd_tls_cert_file."),
     INT("smtpd_tls_loglevel", "0", 0, 4,
@@ -386,6 +431,9 @@ const struct param_def param_table[] = {
     STR("smtpd_tls_security_level", "may",
         "SMTP server TLS: none, may (offer STARTTLS) or encrypt "
         "(require it)."),
+    TIME("smtpd_tls_session_cache_timeout", "3600s", 's', 0, DAY_,
+         "Lifetime of TLS session tickets (resumption across smtpd "
+         "processes); 0 disables resumption."),
     BOOL("smtpd_tls_wrappermode", "no",
          "Start TLS at connect (port 465, RFC 8314) instead of STARTTLS."),
     STR("syslog_facility", "mail", "The syslog facility for log lines."),
