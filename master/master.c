@@ -193,7 +193,7 @@ static void master_startup(void)
 		msg_fatal("fcntl: %m");
 	master_install_signals();
 	master.status_dirty = true;
-	master_status_write(&master);
+	master_status_write(&master, master_now_ms());
 	buf_destroy(&err);
 }
 
@@ -347,11 +347,13 @@ static void master_loop(void)
 	for (;;) {
 		long long now = master_now_ms();
 		long long deadline = master_timers(now);
+		long long status_due = master_status_write(&master, now);
 		size_t n = 0, need = 2;
 		int r, term = 0;
 		bool chld = false, hup = false;
 
-		master_status_write(&master);
+		if (status_due >= 0 && (deadline < 0 || status_due < deadline))
+			deadline = status_due;
 		for (struct master_serv *s = master.services; s; s = s->next)
 			need += (size_t)s->nlisten;
 		if (need > cap) {

@@ -71,6 +71,7 @@ struct master {
 	unsigned long generation; /* bumped by each reload */
 	char reload_error[256];
 	bool status_dirty;
+	long long status_written_ms; /* last rewrite of pid/master.status */
 	bool stopping;
 	long long stop_deadline;
 	int pidfile_fd;
@@ -123,10 +124,16 @@ void master_retired_sweep(struct master *m);
 struct master_proc *master_proc_find(struct master *m, pid_t pid);
 
 /* master_status.c */
+/* Busy/idle records arrive several times per message; rewriting the
+ * status file (a new inode each time) for every one of them cost more CPU
+ * than the mail itself (docs/performance.md), so rewrites are batched. */
+#define MASTER_STATUS_INTERVAL_MS 200
 /* Read every pending busy/idle record. */
 void master_status_read(struct master *m);
-/* Rewrite pid/master.status when something changed. */
-void master_status_write(struct master *m);
+/* Rewrite pid/master.status when something changed, at most once per
+ * MASTER_STATUS_INTERVAL_MS (now: master_now_ms()). Returns the time of
+ * a rewrite still pending, or -1. */
+long long master_status_write(struct master *m, long long now);
 /* Remove pid/master.status. */
 void master_status_remove(struct master *m);
 

@@ -53,14 +53,18 @@ void master_status_read(struct master *m)
 		msg_warn("status pipe: read: %m");
 }
 
-void master_status_write(struct master *m)
+long long master_status_write(struct master *m, long long now)
 {
 	struct buf *text;
 	int fd;
 
 	if (!m->status_dirty)
-		return;
+		return -1;
+	if (m->status_written_ms != 0 &&
+	    now - m->status_written_ms < MASTER_STATUS_INTERVAL_MS)
+		return m->status_written_ms + MASTER_STATUS_INTERVAL_MS;
 	m->status_dirty = false;
+	m->status_written_ms = now;
 	text = buf_create(0, 0);
 	buf_printf(text, "generation %lu\n", m->generation);
 	if (m->reload_error[0])
@@ -91,6 +95,7 @@ void master_status_write(struct master *m)
 	if (fd >= 0)
 		close(fd);
 	buf_destroy(&text);
+	return -1;
 }
 
 void master_status_remove(struct master *m)

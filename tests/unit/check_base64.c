@@ -9,8 +9,12 @@
 #include "base64.h"
 
 static const char *vectors[][2] = {
-    {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-    {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
     {"foobar", "Zm9vYmFy"},
 };
 
@@ -19,16 +23,14 @@ START_TEST(test_vectors)
 	for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
 		struct buf *b = buf_create(16, 0);
 
-		ck_assert_int_eq(base64_encode(vectors[i][0],
-		                               strlen(vectors[i][0]), b),
-		                 0);
+		ck_assert_int_eq(
+		    base64_encode(vectors[i][0], strlen(vectors[i][0]), b), 0);
 		ck_assert_str_eq(buf_str(b), vectors[i][1]);
 		ck_assert_uint_eq(base64_encoded_len(strlen(vectors[i][0])),
 		                  strlen(vectors[i][1]));
 		buf_reset(b);
-		ck_assert_int_eq(base64_decode(vectors[i][1],
-		                               strlen(vectors[i][1]), b),
-		                 0);
+		ck_assert_int_eq(
+		    base64_decode(vectors[i][1], strlen(vectors[i][1]), b), 0);
 		ck_assert_str_eq(buf_str(b), vectors[i][0]);
 		buf_destroy(&b);
 	}
@@ -59,9 +61,14 @@ END_TEST
 START_TEST(test_hostile)
 {
 	static const char *bad[] = {
-	    "Zg",       "Zg=",      "Z===",     "====",    "Zm9v Yg==",
-	    "Zm9v\r\n", "Zm-v",     "Zm_v",     "Zg==Zm9v", "Zm=v",
-	    "Zh==",     "Zm9=",     "Zm9vYg=a", "\x80\x80\x80\x80", "*",
+	    "Zg",        "Zg=",
+	    "Z===",      "====",
+	    "Zm9v Yg==", "Zm9v\r\n",
+	    "Zm-v",      "Zm_v",
+	    "Zg==Zm9v",  "Zm=v",
+	    "Zh==",      "Zm9=",
+	    "Zm9vYg=a",  "\x80\x80\x80\x80",
+	    "*",
 	};
 	struct buf *b = buf_create(16, 0);
 
