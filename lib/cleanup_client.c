@@ -75,12 +75,13 @@ struct cleanup_client *cleanup_open(struct config *c, int flags,
 	struct cleanup_client *cc;
 	int fd;
 
-	/* private/ is the designed place; master.cf's private column may
-	 * put the socket in public/ (Postfix's own default for cleanup). */
-	buf_sprintf(path, "%s/private/%s", queue, CLEANUP_SERVICE);
+	/* public/ is where `posthorn init` puts it (master.cf private=n, as
+	 * Postfix does), so it is tried first: one connect per message;
+	 * private/ when master.cf says private=y. */
+	buf_sprintf(path, "%s/public/%s", queue, CLEANUP_SERVICE);
 	fd = server_unix_connect(buf_str(path), timeout_ms, err);
 	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
-		buf_sprintf(path, "%s/public/%s", queue, CLEANUP_SERVICE);
+		buf_sprintf(path, "%s/private/%s", queue, CLEANUP_SERVICE);
 		fd = server_unix_connect(buf_str(path), timeout_ms, err);
 	}
 	buf_destroy(&path);

@@ -2,9 +2,10 @@
  * maildir.c: Maildir delivery (the Maildir spec, cr.yp.to/proto/
  * maildir.html; Maildir++ ",S=size" in the final name) and the quota
  * scan. A message becomes visible only once it is complete and on disk:
- * tmp/NAME is written and fsync'ed, linked (or, where the file system has
- * no hard links, renamed) to new/NAME,S=SIZE, tmp/NAME removed, and new/
- * fsync'ed; only then is success returned. Quota: the sum of the sizes
+ * tmp/NAME is written and fsync'ed, renamed to new/NAME,S=SIZE without
+ * ever replacing a file (RENAME_NOREPLACE; link + unlink, as the spec
+ * says, where the file system lacks it), and new/ fsync'ed; only then is
+ * success returned. Quota: the sum of the sizes
  * under cur/ and new/ (from the S= field when a name has one, else
  * lstat), at most MAILDIR_SCAN_MAX entries; folders are not counted.
  * Owns the unique-name counter of the process.
@@ -15,7 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
+#include <stdio.h> /* renameat2, RENAME_NOREPLACE */
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -269,16 +270,21 @@ int maildir_deliver(const struct maildir_delivery *d, struct buf *name,
 		st = 5;
 		goto unlink_tmp;
 	}
-	if (link(buf_str(tmp), buf_str(dst)) < 0) {
-		/* File systems without hard links (EPERM, ENOSYS):
-		 * rename, which the spec allows. */
-		if ((errno != EPERM && errno != ENOSYS && errno != EXDEV) ||
-		    rename(buf_str(tmp), buf_str(dst)) < 0) {
+	/* A rename that never replaces an existing file does what the
+	 * spec's link() + unlink() does in one step; file systems without
+	 * RENAME_NOREPLACE (EINVAL) get link() + unlink(). */
+	if (renameat2(AT_FDCWD, buf_str(tmp), AT_FDCWD, buf_str(dst),
+	              RENAME_NOREPLACE) < 0) {
+		if (errno != EINVAL && errno != ENOSYS) {
 			st =
 			    maildir_io_status(errno, dsn, reason, buf_str(dst));
 			goto unlink_tmp;
 		}
-	} else {
+		if (link(buf_str(tmp), buf_str(dst)) < 0) {
+			st =
+			    maildir_io_status(errno, dsn, reason, buf_str(dst));
+			goto unlink_tmp;
+		}
 		unlink(buf_str(tmp));
 	}
 	buf_sprintf(tmp, "%s/new", d->dir);

@@ -179,7 +179,12 @@ static ssize_t stream_plain_write(void *ctx, int fd, const void *data,
 	if (plain->kind == STREAM_FD_UNKNOWN)
 		plain->kind = stream_fd_kind(fd);
 	for (;;) {
-		if (deadline >= 0 && stream_poll(fd, POLLOUT, deadline) < 0)
+		/* A socket is written with MSG_DONTWAIT first and polled
+		 * only when it is full (EAGAIN below): its send buffer
+		 * nearly always has room, and a poll() before each reply
+		 * was one system call per reply for nothing. */
+		if (deadline >= 0 && plain->kind != STREAM_FD_SOCKET &&
+		    stream_poll(fd, POLLOUT, deadline) < 0)
 			return -1;
 		if (plain->kind == STREAM_FD_SOCKET) {
 			/* MSG_NOSIGNAL: a vanished peer is EPIPE, not a
@@ -203,7 +208,8 @@ static ssize_t stream_plain_write(void *ctx, int fd, const void *data,
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		if (deadline < 0 && stream_poll(fd, POLLOUT, -1) < 0)
+		if ((deadline < 0 || plain->kind == STREAM_FD_SOCKET) &&
+		    stream_poll(fd, POLLOUT, deadline) < 0)
 			return -1;
 	}
 }
