@@ -296,6 +296,8 @@ static void init_master_cf(const struct init_options *o, struct buf *out)
 	           "smtp       unix  -       -       n       -       -       "
 	           "smtp\n"
 	           "local      unix  -       n       n       -       -       "
+	           "local\n"
+	           "virtual    unix  -       n       n       -       -       "
 	           "local\n",
 	           n + 25, n + 587, n + 465, n + 110, n + 995, n + 143,
 	           n + 993);

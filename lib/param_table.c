@@ -461,10 +461,20 @@ const struct param_def param_table[] = {
         "Tables that rewrite recipient addresses to other addresses."),
     INT("virtual_alias_recursion_limit", "1000", 1, 1000000,
         "Maximal nesting depth of virtual alias expansion."),
+    INT("virtual_destination_concurrency_limit",
+        "$default_destination_concurrency_limit", 1, 10000,
+        "Parallel deliveries per virtual mailbox domain (the virtual "
+        "transport)."),
+    INT("virtual_destination_recipient_limit",
+        "$default_destination_recipient_limit", 1, 1000,
+        "Recipients per delivery request of the virtual transport."),
     STR("virtual_mailbox_domains", "$virtual_mailbox_maps",
         "Domains whose users have mailboxes under $mail_root."),
     STR("virtual_mailbox_maps", "",
         "Tables of valid mailbox users in virtual_mailbox_domains."),
+    STR("virtual_transport", "virtual",
+        "Transport for virtual_mailbox_domains: master.cf service "
+        "virtual runs the local program (Maildirs under mail_root)."),
     STR("vmail_owner", "vmail",
         "posthorn: the account that owns every mailbox file."),
 };

@@ -30,6 +30,8 @@ struct transport_resolver {
 	bool parent_style; /* transport_maps in
 			      * parent_domain_matches_subdomains */
 	char *def_transport; /* default_transport's transport part */
+	char *virt_transport; /* virtual_transport's transport part */
+	char *virt_nexthop; /* its nexthop ("": the domain) */
 	char *def_nexthop; /* its nexthop, else relayhost, else "" */
 	char *delimiters; /* recipient_delimiter */
 	char *myhostname;
@@ -72,6 +74,16 @@ struct transport_resolver *transport_resolver_create(struct config *c,
 		buf_set_str(t, "smtp");
 	r->def_transport = buf_steal(t);
 	r->def_nexthop = buf_steal(n);
+	/* virtual_transport ("virtual" or "virtual:nexthop"), Postfix's
+	 * delivery to virtual_mailbox_domains; posthorn's virtual service
+	 * runs the local program. */
+	buf_set_str(t, TRANSPORT_VIRTUAL);
+	buf_reset(n);
+	transport_apply(config_str(c, "virtual_transport"), "", t, n);
+	if (buf_len(t) == 0)
+		buf_set_str(t, TRANSPORT_VIRTUAL);
+	r->virt_transport = buf_steal(t);
+	r->virt_nexthop = buf_steal(n);
 	r->delimiters = mem_strdup(config_str(c, "recipient_delimiter"));
 	r->myhostname = mem_strdup(config_str(c, "myhostname"));
 	buf_destroy(&t);
@@ -96,6 +108,8 @@ void transport_resolver_destroy(struct transport_resolver **rp)
 	maps_close(&r->maps);
 	mem_free(r->def_transport);
 	mem_free(r->def_nexthop);
+	mem_free(r->virt_transport);
+	mem_free(r->virt_nexthop);
 	mem_free(r->delimiters);
 	mem_free(r->myhostname);
 	buf_destroy(&r->key);
@@ -244,8 +258,8 @@ int transport_resolve(struct transport_resolver *r, const char *address,
 	           0) {
 		if (m < 0)
 			goto out;
-		buf_set_str(transport, TRANSPORT_LOCAL);
-		buf_set_str(nexthop, domain);
+		buf_set_str(transport, r->virt_transport);
+		buf_set_str(nexthop, *r->virt_nexthop ? r->virt_nexthop : domain);
 	} else {
 		buf_set_str(transport, r->def_transport);
 		buf_set_str(nexthop, *r->def_nexthop ? r->def_nexthop : domain);

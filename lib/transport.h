@@ -16,6 +16,7 @@
 #define TRANSPORT_ERROR "error" /* bounce with the nexthop as reason */
 #define TRANSPORT_DISCARD "discard" /* drop, as if delivered */
 #define TRANSPORT_LOCAL "local"
+#define TRANSPORT_VIRTUAL "virtual" /* virtual_transport's default */
 
 struct transport_resolver;
 
@@ -28,8 +29,10 @@ void transport_resolver_destroy(struct transport_resolver **rp);
 
 /* Resolve one recipient address (already rewritten by cleanup) into
  * transport and nexthop (both replaced). Order: the address class
- * (mydestination and localhost forms, virtual_mailbox_domains: "local"
- * with the domain as nexthop; virtual_alias_domains: error 5.1.1; else
+ * (mydestination and localhost forms: "local" with the domain as nexthop;
+ * virtual_mailbox_domains: virtual_transport ("virtual", the local
+ * program under another master.cf name) with the domain as nexthop;
+ * virtual_alias_domains: error 5.1.1; else
  * default_transport with its nexthop, relayhost or the domain), then
  * transport_maps override it (keys: user+ext@domain, user@domain,
  * domain, parent domains, "*"). Returns 0, or -1 on a table error (the

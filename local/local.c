@@ -3,7 +3,7 @@
  * single-server skeleton, one delivery request per connection from qmgr
  * (lib/deliver.h, docs/ipc.md "delivery"). For each recipient it expands
  * aliases and delivers (local_expand.c), logs every final delivery the
- * Postfix way ("ID: to=<u@d>, orig_to=<a@d>, relay=local, delay=0.05,
+ * Postfix way ("ID: to=<u@d>, orig_to=<a@d>, relay=local (or virtual), delay=0.05,
  * delays=0.01/0/0/0.04, dsn=2.0.0, status=sent (delivered to maildir)")
  * and answers one status per recipient: 4 when any of its deliveries must
  * be retried, else 5 when one failed for good, else 2.
@@ -99,6 +99,14 @@ void local_fold(struct local_outcome *o, const struct local_result *res)
 	}
 }
 
+/* The relay= word: the transport qmgr used ("local", "virtual"), as
+ * Postfix's local and virtual agents log their own names. */
+static const char *local_relay(const struct deliver_request *req)
+{
+	return req->transport != NULL && *req->transport ? req->transport
+	                                                   : "local";
+}
+
 void local_record(struct local_request *lr, struct local_outcome *o,
                   const char *to, const struct local_result *res)
 {
@@ -110,14 +118,14 @@ void local_record(struct local_request *lr, struct local_outcome *o,
 	deliver_format_delays(lr->req, lr->received, lr->received, res->started,
 	                      local_now(), delays);
 	if (str_eq_ci(to, o->top))
-		msg_info("%s: to=<%s>, relay=local, %s, dsn=%s, status=%s (%s)",
-		         lr->req->queue_id, to, buf_str(delays), res->dsn, word,
-		         buf_str(res->reason));
+		msg_info("%s: to=<%s>, relay=%s, %s, dsn=%s, status=%s (%s)",
+		         lr->req->queue_id, to, local_relay(lr->req),
+		         buf_str(delays), res->dsn, word, buf_str(res->reason));
 	else
-		msg_info("%s: to=<%s>, orig_to=<%s>, relay=local, %s, dsn=%s, "
+		msg_info("%s: to=<%s>, orig_to=<%s>, relay=%s, %s, dsn=%s, "
 		         "status=%s (%s)",
-		         lr->req->queue_id, to, o->top, buf_str(delays),
-		         res->dsn, word, buf_str(res->reason));
+		         lr->req->queue_id, to, o->top, local_relay(lr->req),
+		         buf_str(delays), res->dsn, word, buf_str(res->reason));
 	buf_destroy(&delays);
 	local_fold(o, res);
 }
@@ -265,7 +273,8 @@ static void local_defer_all(struct stream *client,
 {
 	msg_warn("%s: %s", req->queue_id, reason);
 	for (size_t i = 0; i < req->nrcpts; i++)
-		deliver_status_write(client, i, 4, "4.3.0", "local", reason);
+		deliver_status_write(client, i, 4, "4.3.0", local_relay(req),
+		                     reason);
 }
 
 static void local_deliver(struct stream *client, struct config *c,
@@ -339,7 +348,7 @@ static void local_deliver(struct stream *client, struct config *c,
 			            "expansion)",
 			            o.delivered);
 		}
-		deliver_status_write(client, i, o.status, o.dsn, "local",
+		deliver_status_write(client, i, o.status, o.dsn, local_relay(req),
 		                     buf_str(o.reason));
 		buf_destroy(&o.reason);
 	}

@@ -103,7 +103,7 @@ class TestMaildirDelivery(LocalTestCase):
                       "Subject: by sendmail\n\nhello bob\n")
         line = self.wait_log(
             inst, r"local\[\d+\]: (\w+): to=<bob@example\.test>, "
-            r"relay=local, delay=[\d.]+, delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+"
+            r"relay=virtual, delay=[\d.]+, delays=[\d.]+/[\d.]+/[\d.]+/[\d.]+"
             r", dsn=2\.0\.0, status=sent \(delivered to maildir\)")
         files = self.wait_files(inst, "bob@example.test", 1)
         self.assertEqual(len(files), 1)
@@ -142,7 +142,7 @@ class TestMaildirDelivery(LocalTestCase):
         self.assertEqual(smtp[0]["Delivered-To"], "bob@example.test")
         self.assertIsNotNone(smtp[0]["Date"])
         self.assertEqual(len(re.findall(
-            r"to=<bob@example\.test>, relay=local, .*status=sent",
+            r"to=<bob@example\.test>, relay=virtual, .*status=sent",
             inst.log())), 2)
 
     def test_recipient_delimiter(self):
@@ -162,7 +162,7 @@ class TestMaildirDelivery(LocalTestCase):
         self.assertEqual(msg["Delivered-To"], "u1@example.test")
         self.assertEqual(msg["X-Original-To"],
                          "sales+spring@mail.example.test")
-        self.wait_log(inst, r"to=<bob\+lists@example\.test>, relay=local, "
+        self.wait_log(inst, r"to=<bob\+lists@example\.test>, relay=virtual, "
                       r".*status=sent \(delivered to maildir\)")
         self.assertNotIn("bob+lists", os.listdir(
             os.path.join(inst.dir, "mail", "example.test")))
@@ -175,7 +175,7 @@ class TestMaildirDelivery(LocalTestCase):
         body = "Subject: big\n\n" + "x" * 300 + "\n"
         self.sendmail(inst, ["small@example.test", "roomy@example.test"],
                       body)
-        self.wait_log(inst, r"to=<small@example\.test>, relay=local, .*"
+        self.wait_log(inst, r"to=<small@example\.test>, relay=virtual, .*"
                       r"dsn=4\.2\.2, status=deferred \(mailbox full")
         self.wait_files(inst, "roomy@example.test", 1)
         self.assertEqual(self.files(inst, "small@example.test"), [])
@@ -185,7 +185,7 @@ class TestMaildirDelivery(LocalTestCase):
         inst.conf(mailbox_over_quota_bounce="yes")
         inst.posthorn("reload")
         self.sendmail(inst, ["small@example.test"], body)
-        self.wait_log(inst, r"to=<small@example\.test>, relay=local, .*"
+        self.wait_log(inst, r"to=<small@example\.test>, relay=virtual, .*"
                       r"dsn=5\.2\.2, status=bounced \(mailbox full")
         self.assertEqual(self.files(inst, "small@example.test"), [])
 
@@ -198,7 +198,7 @@ class TestMaildirDelivery(LocalTestCase):
                       "Delivered-To: other@example.net\n"
                       "Delivered-To: BOB@example.test\n"
                       "Subject: looping\n\nx\n")
-        self.wait_log(inst, r"to=<bob@example\.test>, relay=local, .*"
+        self.wait_log(inst, r"to=<bob@example\.test>, relay=virtual, .*"
                       r"dsn=5\.4\.6, status=bounced \(mail forwarding loop "
                       r"for bob@example\.test\)")
         self.wait_files(inst, "carol@example.test", 1)

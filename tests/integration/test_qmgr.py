@@ -603,7 +603,7 @@ class TestQmgrEndToEnd(PosthornTestCase):
         self.assertTrue(wait_for(
             lambda: inst.log().count(": removed") >= 2, 10))
         self.assertRegex(inst.log(), r"local\[\d+\]: \w+: "
-                                     r"to=<bob@example.test>, relay=local")
+                                     r"to=<bob@example.test>, relay=virtual")
 
     def test_kill9_qmgr_and_local_500_messages(self):
         """Issue 6 crash test: 500 messages to 5 users, kill -9 of qmgr

@@ -81,7 +81,7 @@ static const struct resolve_case resolve_cases[] = {
     {"", "u@[127.0.0.1]", "local", "[127.0.0.1]"},
     {"", "u@[IPv6:::1]", "local", "[ipv6:::1]"},
     {"", "u", "local", "mail.example.test"},
-    {"", "u@example.com", "local", "example.com"},
+    {"", "u@example.com", "virtual", "example.com"},
     {"", "u@alias.example", "error",
      "5.1.1 User unknown in virtual alias table"},
     {"", "u@remote.example", "smtp", "remote.example"},
@@ -89,8 +89,12 @@ static const struct resolve_case resolve_cases[] = {
     /* relayhost and default_transport. */
     {"relayhost = [relay.example]:2525\n", "u@remote.example", "smtp",
      "[relay.example]:2525"},
-    {"relayhost = [relay.example]:2525\n", "u@example.com", "local",
+    {"relayhost = [relay.example]:2525\n", "u@example.com", "virtual",
      "example.com"},
+    /* virtual_transport, with and without its own nexthop. */
+    {"virtual_transport = lmtp\n", "u@example.com", "lmtp", "example.com"},
+    {"virtual_transport = lmtp:[store.example]\n", "u@example.com", "lmtp",
+     "[store.example]"},
     {"default_transport = fake\n", "u@remote.example", "fake",
      "remote.example"},
     {"default_transport = fake:[gw]\nrelayhost = [relay.example]\n",
