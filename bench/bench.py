@@ -2,7 +2,7 @@
 """bench.py: posthorn side by side with a private Postfix instance.
 
 Both MTAs run from a temporary directory on loopback ports; nothing outside
-that directory is touched (the Postfix instance has its own
+that directory is touched (each Postfix instance has its own
 config_directory, queue_directory and data_directory and is stopped at the
 end). Scenarios (numbering of issue 10):
 
@@ -11,25 +11,45 @@ end). Scenarios (numbering of issue 10):
   3  as 1 with -l 102400 (100 KiB)
   4  smtp-source -> MTA -> smtp-sink (relay), until the queue is empty
   5  BENCH_SENDMAIL submissions through each MTA's sendmail, one by one
+  6  BENCH_IDLE_CONNS (500) idle SMTP sessions (greeting read, EHLO sent)
+     held open: PSS of the MTA's process tree per connection
+  7  delivery latency at a fixed offered load (BENCH_LATENCY_RATE, 500
+     msgs/s for BENCH_LATENCY_SECONDS, 10 s): time from the 250 reply to
+     the end of DATA until the file is in new/ (median, p99)
+
+MTAs ("columns"): postfix (stock tunables), postfix-ifd0 (the same with
+in_flow_delay = 0; BENCH_POSTFIX_IFD0=0 leaves it out; not run for 6,
+where it is identical to postfix) and posthorn. BENCH_MTA picks a subset.
 
 End to end: the clock starts before the first connection and stops when the
 last message file is in new/ (or smtp-sink has counted it and the queue is
 empty). CPU is the user+sys of the MTA's daemons (the master process and its
 descendants, including reaped children through cutime/cstime), sampled from
 /proc. Peak RSS is the largest sum of RSS over those processes seen by the
-sampler (every 100 ms; PSS every second).
+sampler (every 100 ms; PSS every 0.5 s and at the end of the run).
 
 Environment: BENCH_MESSAGES (10000), BENCH_SENDMAIL (2000), BENCH_RUNS (3),
-BENCH_SCENARIOS ("1 4 5"; "1 2 3 4 5" for all), BENCH_KEEP=1 keeps the temporary directory.
+BENCH_SCENARIOS ("1 4 5 6 7"; "1 2 3 4 5 6 7" for all),
+BENCH_MTA ("postfix postfix-ifd0 posthorn", comma or space separated),
+BENCH_POSTFIX_IFD0 (1), BENCH_IDLE_CONNS (500), BENCH_LATENCY_RATE (500),
+BENCH_LATENCY_SECONDS (10), BENCH_LATENCY_SESSIONS (20),
+BENCH_RESULTS_DIR (bench/results), BENCH_KEEP=1 keeps the temporary
+directory.
 """
+import ctypes
+import ctypes.util
 import datetime
 import json
+import math
 import os
 import random
 import re
+import resource
+import select
 import shutil
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -49,7 +69,23 @@ PF_SENDMAIL = "/usr/sbin/sendmail"
 N = int(os.environ.get("BENCH_MESSAGES", "10000"))
 N_SENDMAIL = int(os.environ.get("BENCH_SENDMAIL", "2000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-SCENARIOS = os.environ.get("BENCH_SCENARIOS", "1 4 5").split()
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "1 4 5 6 7").split()
+KNOWN_SCENARIOS = ("1", "2", "3", "4", "5", "6", "7")
+IFD0 = os.environ.get("BENCH_POSTFIX_IFD0", "1") not in ("0", "", "no")
+ALL_MTAS = ["postfix"] + (["postfix-ifd0"] if IFD0 else []) + ["posthorn"]
+MTAS = os.environ.get("BENCH_MTA", " ".join(ALL_MTAS)).replace(
+    ",", " ").split()
+IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "500"))
+# smtpd's maxproc in both master.cf files: room for the idle sessions of
+# scenario 6 (stock is default_process_limit, 100). default_process_limit
+# itself stays stock: posthorn's qmgr uses it as its delivery concurrency.
+SMTPD_MAXPROC = IDLE_CONNS + 100
+LAT_RATE = float(os.environ.get("BENCH_LATENCY_RATE", "500"))
+LAT_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "10"))
+LAT_SESSIONS = int(os.environ.get("BENCH_LATENCY_SESSIONS", "20"))
+# Where latest.json and history.md go (elsewhere for trial runs).
+RESULTS_DIR = os.environ.get("BENCH_RESULTS_DIR",
+                             os.path.join(HERE, "results"))
 DOMAIN = "bench.test"
 USER = "bench"
 RCPT = "%s@%s" % (USER, DOMAIN)
@@ -135,6 +171,22 @@ def queue_files(qdir, subdirs):
     return n
 
 
+def set_maxproc(path, is_smtpd, maxproc):
+    """Rewrites the maxproc field (7th) of the master.cf service lines for
+    which is_smtpd(fields) is true."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if line[:1] not in ("#", " ", "\t", "\n") and \
+                    len(fields) >= 8 and is_smtpd(fields):
+                fields[6] = str(maxproc)
+                line = " ".join(fields) + "\n"
+            out.append(line)
+    with open(path, "w") as f:
+        f.writelines(out)
+
+
 # ---------------------------------------------------------------- sampling
 
 def proc_table():
@@ -194,13 +246,15 @@ class Sampler(threading.Thread):
         self.peak_rss = 0
         self.start_cpu = self.snapshot()
 
-    def snapshot(self):
+    def snapshot(self, final=False):
         t = proc_table()
         pids = tree(t, self.master)
         rss = sum(t[p][2] for p in pids)
         self.peak_rss = max(getattr(self, "peak_rss", 0), rss)
         self.ticks = getattr(self, "ticks", 0) + 1
-        if self.ticks % 10 == 1:
+        # PSS (smaps_rollup) is dearer: every 0.5 s and at the end, so
+        # that a run shorter than a second still gets a sample under load.
+        if self.ticks % 5 == 1 or final:
             self.peak_pss = max(getattr(self, "peak_pss", 0), pss(pids))
         return {p: t[p][1] for p in pids}
 
@@ -211,7 +265,7 @@ class Sampler(threading.Thread):
     def finish(self):
         self.stop_ev.set()
         self.join()
-        end = self.snapshot()
+        end = self.snapshot(final=True)
         # master's cutime/cstime absorbs children that exited meanwhile
         # (with everything they had used, so subtract their start value).
         total = end.get(self.master, 0) - self.start_cpu.get(self.master, 0)
@@ -237,6 +291,9 @@ class PosthornInst:
              "--hostname", "ph.bench.test", "--domain", DOMAIN])
         self.conf("dns_resolver_address=127.0.0.1:1",
                   "mynetworks=127.0.0.0/8",
+                  # scenario 6: no anvil concurrency limit (loopback is in
+                  # the mynetworks exceptions anyway)
+                  "smtpd_client_connection_count_limit=0",
                   "relay_domains=relay.test",
                   "transport_maps=inline:{relay.test = smtp:[127.0.0.1]:%d}"
                   % sink_port)
@@ -244,6 +301,8 @@ class PosthornInst:
             run([POSTHORN, "-c", self.dir, "user", "add",
                  "%s@%s" % (u, DOMAIN), "--password-stdin"],
                 input="benchpass\n")
+        set_maxproc(os.path.join(self.dir, "master.cf"),
+                    lambda f: f[0] == str(self.port), SMTPD_MAXPROC)
         self.new = os.path.join(self.dir, "mail", DOMAIN, USER, "new")
         self.extra_new = [os.path.join(self.dir, "mail", DOMAIN, u, "new")
                           for u in EXTRA_USERS]
@@ -259,6 +318,10 @@ class PosthornInst:
 
     def stop(self):
         run([POSTHORN, "-c", self.dir, "stop"], check=False, timeout=60)
+
+    def restart(self):
+        self.stop()
+        self.start()
 
     def master_pid(self):
         with open(os.path.join(self.qdir, "pid", "master.pid")) as f:
@@ -281,10 +344,12 @@ class PosthornInst:
 
 
 class PostfixInst:
-    name = "postfix"
+    """A private Postfix instance; name "postfix-ifd0" sets in_flow_delay
+    to 0, everything else is the same."""
 
-    def __init__(self, root, sink_port):
-        self.root = os.path.join(root, "postfix")
+    def __init__(self, root, sink_port, name="postfix"):
+        self.name = name
+        self.root = os.path.join(root, name)
         self.etc = os.path.join(self.root, "etc")
         self.qdir = os.path.join(self.root, "queue")
         self.vmail = os.path.join(self.root, "vmail")
@@ -332,7 +397,12 @@ class PostfixInst:
             "maillog_file": self.maillog_path,
             "maillog_file_prefixes": self.root,
             "smtputf8_enable": "no",
+            # scenario 6: no anvil concurrency limit (loopback is in the
+            # mynetworks exceptions anyway)
+            "smtpd_client_connection_count_limit": "0",
         }
+        if name == "postfix-ifd0":
+            settings["in_flow_delay"] = "0"
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             for k, v in settings.items():
                 f.write("%s = %s\n" % (k, v))
@@ -345,6 +415,7 @@ class PostfixInst:
                         len(fields) >= 8:
                     if fields[0] == "smtp" and fields[1] == "inet":
                         fields[0] = "127.0.0.1:%d" % self.port
+                        fields[6] = str(SMTPD_MAXPROC)
                     fields[4] = "n"
                     line = " ".join(fields[:8]) + " " + \
                         " ".join(fields[8:]) + "\n"
@@ -354,6 +425,16 @@ class PostfixInst:
         self.new = os.path.join(self.vmail, DOMAIN, USER, "new")
         self.extra_new = [os.path.join(self.vmail, DOMAIN, u, "new")
                           for u in EXTRA_USERS]
+        # virtual(8) creates a Maildir on first delivery; create them now so
+        # that scenario 7 can watch new/ before anything is delivered.
+        for u in [USER] + EXTRA_USERS:
+            for d in (os.path.join(self.vmail, DOMAIN),
+                      os.path.join(self.vmail, DOMAIN, u)) + tuple(
+                          os.path.join(self.vmail, DOMAIN, u, x)
+                          for x in ("tmp", "new", "cur")):
+                if not os.path.isdir(d):
+                    os.mkdir(d, 0o700)
+                    shutil.chown(d, "nobody", "nogroup")
         self.env = dict(os.environ, MAIL_CONFIG=self.etc)
 
     def start(self):
@@ -374,6 +455,10 @@ class PostfixInst:
             except (OSError, ValueError):
                 break
             time.sleep(0.1)
+
+    def restart(self):
+        self.stop()
+        self.start()
 
     def master_pid(self):
         with open(os.path.join(self.qdir, "pid", "master.pid")) as f:
@@ -521,28 +606,412 @@ def one_run(inst, scenario, sink, root):
             "peak_pss_mb": round(pss_ / 2**20, 1)}
 
 
+# ------------------------------------------------ scenario 6: idle sessions
+
+def smtp_read_reply(f):
+    """Reads one (possibly multi-line) SMTP reply from a binary file object;
+    returns (code, last line) or raises OSError on EOF."""
+    while True:
+        line = f.readline(1024)
+        if not line:
+            raise OSError("connection closed")
+        if len(line) < 4 or line[3:4] != b"-":
+            return int(line[:3] or b"0"), line.decode(errors="replace")
+
+
+def raise_nofile(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= need:
+        return
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise RuntimeError("scenario 6 needs %d file descriptors, ulimit -Hn "
+                           "is %d" % (need, hard))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+def tree_memory(inst):
+    """(total PSS bytes, number of processes, PSS of the smtpd processes,
+    number of smtpd processes) over the MTA's master and descendants."""
+    pids = tree(proc_table(), inst.master_pid())
+    smtpd = []
+    for p in pids:
+        try:
+            with open("/proc/%d/comm" % p) as f:
+                if f.read().strip() == "smtpd":
+                    smtpd.append(p)
+        except OSError:
+            pass
+    return pss(pids), len(pids), pss(smtpd), len(smtpd)
+
+
+def idle_run(inst):
+    """Scenario 6: IDLE_CONNS sessions that read the greeting, send EHLO and
+    stay idle. The MTA is restarted first so that no idle smtpd of an
+    earlier scenario is in the baseline, and again at the end so that the
+    idle smtpd processes do not linger into the next scenario."""
+    raise_nofile(IDLE_CONNS + 256)
+    inst.restart()
+    time.sleep(2)
+    samples = []
+    for _ in range(3):
+        samples.append(tree_memory(inst))
+        time.sleep(0.5)
+    base = min(samples, key=lambda m: m[0])
+    conns = []
+    t0 = time.monotonic()
+    try:
+        for i in range(IDLE_CONNS):
+            sk = socket.create_connection(("127.0.0.1", inst.port), 60)
+            f = sk.makefile("rb")
+            conns.append((sk, f))
+            code, line = smtp_read_reply(f)
+            if code != 220:
+                raise RuntimeError("%s: connection %d: greeting %r" % (
+                    inst.name, i, line))
+            sk.sendall(b"EHLO client%d.bench.test\r\n" % i)
+            code, line = smtp_read_reply(f)
+            if code != 250:
+                raise RuntimeError("%s: connection %d: EHLO %r" % (
+                    inst.name, i, line))
+        open_secs = time.monotonic() - t0
+        time.sleep(2)
+        samples = []
+        for _ in range(3):
+            samples.append(tree_memory(inst))
+            time.sleep(0.5)
+        held = statistics.median_low(samples)
+        # Every session must still be alive at the end of the measurement.
+        alive = 0
+        for sk, f in conns:
+            try:
+                sk.sendall(b"QUIT\r\n")
+                if smtp_read_reply(f)[0] == 221:
+                    alive += 1
+            except OSError:
+                pass
+    finally:
+        for sk, f in conns:
+            f.close()
+            sk.close()
+    inst.restart()
+    n = IDLE_CONNS
+    return {"conns": n, "alive_at_end": alive,
+            "open_seconds": round(open_secs, 2),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            "base_pss_mb": round(base[0] / 2**20, 1),
+            "base_procs": base[1],
+            "held_pss_mb": round(held[0] / 2**20, 1),
+            "held_procs": held[1], "held_smtpd_procs": held[3],
+            "kib_per_conn": round((held[0] - base[0]) / n / 1024, 1),
+            "kib_per_conn_gross": round(held[0] / n / 1024, 1),
+            "smtpd_kib_per_conn": round(held[2] / n / 1024, 1)}
+
+
+# -------------------------------------------- scenario 7: delivery latency
+
+IN_MOVED_TO = 0x80
+IN_CREATE = 0x100
+IN_Q_OVERFLOW = 0x4000
+
+
+class NewWatcher(threading.Thread):
+    """Records (monotonic time, file name) for every file that appears in a
+    Maildir new/: inotify through ctypes when the C library has it,
+    otherwise a listing every 2 ms. Only names and times are taken here;
+    the files are matched to messages afterwards."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.seen = {}
+        self.stop_ev = threading.Event()
+        self.method = "poll"
+        self.fd = -1
+        self.overflow = False
+        self.error = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+            if fd >= 0:
+                wd = libc.inotify_add_watch(fd, path.encode(),
+                                            IN_CREATE | IN_MOVED_TO)
+                if wd >= 0:
+                    self.fd, self.method = fd, "inotify"
+                else:
+                    os.close(fd)
+        except (OSError, AttributeError):
+            pass
+
+    def run(self):
+        try:
+            if self.fd >= 0:
+                self.run_inotify()
+            self.run_poll()
+        except OSError as e:
+            self.error = str(e)
+
+    def run_inotify(self):
+        while not self.stop_ev.is_set():
+            r, _w, _x = select.select([self.fd], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            t = time.monotonic()
+            off = 0
+            while off + 16 <= len(data):
+                _wd, mask, _cookie, ln = struct.unpack_from("iIII", data, off)
+                name = data[off + 16:off + 16 + ln].rstrip(b"\0")
+                off += 16 + ln
+                if mask & IN_Q_OVERFLOW:
+                    # events were lost: go on by listing (times of the
+                    # files not seen yet are late by up to one listing)
+                    self.overflow = True
+                if name:
+                    self.seen.setdefault(name.decode(errors="replace"), t)
+            if self.overflow:
+                break
+        os.close(self.fd)
+
+    def run_poll(self):
+        if self.overflow:
+            self.method = "inotify, then poll after a queue overflow"
+        while not self.stop_ev.wait(0.002):
+            t = time.monotonic()
+            for e in os.scandir(self.path):
+                if e.name not in self.seen:
+                    self.seen[e.name] = t
+
+    def finish(self):
+        self.stop_ev.set()
+        self.join()
+
+
+def bench_id(path):
+    """The X-Bench-Id header value of a delivered message, or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8192)
+    except OSError:
+        return None
+    m = re.search(rb"\nX-Bench-Id: (\S+)", head)
+    return m.group(1).decode() if m else None
+
+
+def percentile(sorted_vals, q):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_vals:
+        return None
+    k = max(0, math.ceil(q / 100 * len(sorted_vals)) - 1)
+    return sorted_vals[k]
+
+
+def latency_run(inst):
+    """Scenario 7: LAT_RATE msgs/s for LAT_SECONDS over LAT_SESSIONS SMTP
+    sessions (one thread each, MAIL/RCPT/DATA pipelined, RFC 2920); message
+    i is due at t0 + i / LAT_RATE. Latency is from the 250 reply to the
+    end of DATA until the message's file is in new/, matched by its
+    X-Bench-Id header."""
+    clear_dir(inst.new)
+    while inst.queued():
+        time.sleep(0.1)
+    n = int(LAT_RATE * LAT_SECONDS)
+    token = "%x" % random.getrandbits(40)
+    filler = ("x" * 70 + "\r\n") * 56        # about 4 KiB like scenario 1
+    accepted = {}
+    errors = []
+    late = [0]
+    lags = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+    watcher = NewWatcher(inst.new)
+    old_switch = sys.getswitchinterval()
+    # Bound the time a thread waits for the GIL before it can take its
+    # timestamp (the default is 5 ms).
+    sys.setswitchinterval(0.0005)
+    sessions = []
+    for _ in range(LAT_SESSIONS):
+        sk = socket.create_connection(("127.0.0.1", inst.port), 30)
+        f = sk.makefile("rb")
+        sessions.append((sk, f))
+        if smtp_read_reply(f)[0] != 220:
+            raise RuntimeError("%s: no greeting" % inst.name)
+        sk.sendall(b"EHLO latency.bench.test\r\n")
+        if smtp_read_reply(f)[0] != 250:
+            raise RuntimeError("%s: EHLO refused" % inst.name)
+    sampler = Sampler(inst.master_pid())
+    watcher.start()
+    sampler.start()
+    client0 = os.times()
+    t0 = time.monotonic() + 0.05
+
+    def sender(sk, f):
+        try:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                due = t0 + i / LAT_RATE
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                else:
+                    # behind schedule: the offered load is not held
+                    lags.append(-wait)
+                    if wait < -0.01:
+                        with lock:
+                            late[0] += 1
+                ident = "%s.%d" % (token, i)
+                sk.sendall(("MAIL FROM:<sender@src.test>\r\n"
+                            "RCPT TO:<%s>\r\nDATA\r\n" % RCPT).encode())
+                codes = [smtp_read_reply(f)[0] for _ in range(3)]
+                if codes != [250, 250, 354]:
+                    raise RuntimeError("replies %r" % codes)
+                sk.sendall(("From: sender@src.test\r\nTo: %s\r\n"
+                            "Subject: latency %d\r\nMessage-ID: <%s@src.test>"
+                            "\r\nX-Bench-Id: %s\r\n\r\n%s.\r\n" % (
+                                RCPT, i, ident, ident, filler)).encode())
+                code, line = smtp_read_reply(f)
+                t = time.monotonic()
+                if code != 250:
+                    raise RuntimeError("end of DATA: %r" % line)
+                accepted[ident] = t
+        except (OSError, RuntimeError) as e:
+            with lock:
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=sender, args=c, daemon=True)
+               for c in sessions]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(LAT_SECONDS * 3 + 60)
+        t_sent = time.monotonic()
+        for sk, f in sessions:
+            try:
+                sk.sendall(b"QUIT\r\n")
+                smtp_read_reply(f)
+            except OSError:
+                pass
+            f.close()
+            sk.close()
+        # Wait for the files, bounded: 30 s after the last reply.
+        end = t_sent + 30
+        while len(watcher.seen) < len(accepted) and time.monotonic() < end:
+            time.sleep(0.05)
+    finally:
+        sys.setswitchinterval(old_switch)
+        watcher.finish()
+    # Files the watcher missed would be a harness fault: count them.
+    unseen = len(set(os.listdir(inst.new)) - set(watcher.seen))
+    queued_at_end = inst.queued()
+    cpu, rss, pss_ = sampler.finish()
+    client1 = os.times()
+    client_cpu = (client1.user - client0.user + client1.system -
+                  client0.system)
+    lat = []
+    unmatched = 0
+    for name, t in watcher.seen.items():
+        ident = bench_id(os.path.join(inst.new, name))
+        if ident in accepted:
+            lat.append((t - accepted[ident]) * 1000)
+        else:
+            unmatched += 1
+    lat.sort()
+    if errors:
+        log("%s scenario 7: %d session errors, first: %s" % (
+            inst.name, len(errors), errors[0]))
+    if not lat:
+        raise RuntimeError("%s scenario 7: no message matched (%d accepted, "
+                           "%d files)\n%s" % (inst.name, len(accepted),
+                                              len(watcher.seen),
+                                              inst.maillog()))
+    return {"msgs": n, "accepted": len(accepted), "delivered": len(lat),
+            "missing": len(accepted) - len(lat), "unmatched": unmatched,
+            "errors": len(errors), "late_sends": late[0],
+            "max_send_lag_ms": round(max(lags, default=0) * 1000, 1),
+            "offered_rate": round(len(accepted) / max(t_sent - t0, 1e-3), 1),
+            "watch": watcher.method, "watch_error": watcher.error,
+            "unseen_files": unseen, "queued_at_end": queued_at_end,
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            "median_ms": round(statistics.median(lat), 2),
+            "p99_ms": round(percentile(lat, 99), 2),
+            "max_ms": round(lat[-1], 2),
+            "cpu_ms_per_msg": round(cpu * 1000 / max(len(accepted), 1), 3),
+            # this process (senders, watcher, sampler): it shares the CPUs
+            "client_cpu_ms_per_msg": round(client_cpu * 1000 /
+                                           max(len(accepted), 1), 3),
+            "peak_rss_mb": round(rss / 2**20, 1),
+            "peak_pss_mb": round(pss_ / 2**20, 1)}
+
+
+def git_revision():
+    """HEAD of the checkout the binaries were built from, "-dirty" when
+    tracked files differ from it (untracked files are not counted). Reads
+    only: --no-optional-locks keeps git status from rewriting the index."""
+    try:
+        rev = run(["git", "-C", TOP, "rev-parse", "HEAD"]).stdout.strip()
+        st = run(["git", "--no-optional-locks", "-C", TOP, "status",
+                  "--porcelain", "--untracked-files=no"]).stdout
+        return rev + ("-dirty" if st.strip() else "")
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def mtas_for(scenario):
+    # in_flow_delay only acts on message input, so postfix-ifd0 is the same
+    # as postfix for idle sessions.
+    return [m for m in MTAS if not (scenario == "6" and m == "postfix-ifd0")]
+
+
 def main():
     for tool in (POSTHORN, SMTP_SOURCE, SMTP_SINK, POSTFIX):
         if not os.path.exists(tool):
             sys.exit("bench: missing %s (make all; make deps)" % tool)
+    for sc in SCENARIOS:
+        if sc not in KNOWN_SCENARIOS:
+            sys.exit("bench: unknown scenario %r (BENCH_SCENARIOS: %s)" % (
+                sc, " ".join(KNOWN_SCENARIOS)))
+    for m in MTAS:
+        if m not in ("postfix", "postfix-ifd0", "posthorn"):
+            sys.exit("bench: unknown MTA %r (BENCH_MTA: postfix, "
+                     "postfix-ifd0, posthorn)" % m)
+    meta = {"git": git_revision(),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    log("bench: %s, load %s, scenarios %s, MTAs %s" % (
+        meta["git"], meta["loadavg_at_start"], " ".join(SCENARIOS),
+        " ".join(MTAS)))
     root = tempfile.mkdtemp(prefix="posthorn-bench-")
     os.chmod(root, 0o755)
     sink = Sink(root)
     insts = []
     results = {}
     try:
-        pf = PostfixInst(root, sink.port)
-        ph = PosthornInst(root, sink.port)
-        insts = [pf, ph]
+        for m in MTAS:
+            if m == "posthorn":
+                insts.append(PosthornInst(root, sink.port))
+            else:
+                insts.append(PostfixInst(root, sink.port, m))
         for i in insts:
             i.start()
         for sc in SCENARIOS:
+            these = [i for i in insts if i.name in mtas_for(sc)]
             for r in range(RUNS):
-                order = insts if r % 2 == 0 else insts[::-1]
+                # alternate: forward in odd runs, backward in even runs
+                order = these if r % 2 == 0 else these[::-1]
                 for inst in order:
-                    res = one_run(inst, sc, sink, root)
-                    log("scenario %s run %d %-8s %s" % (sc, r + 1, inst.name,
-                                                      res))
+                    if sc == "6":
+                        res = idle_run(inst)
+                    elif sc == "7":
+                        res = latency_run(inst)
+                    else:
+                        res = one_run(inst, sc, sink, root)
+                    log("scenario %s run %d %-12s %s" % (sc, r + 1,
+                                                        inst.name, res))
                     results.setdefault(sc, {}).setdefault(
                         inst.name, []).append(res)
     finally:
@@ -553,83 +1022,198 @@ def main():
             log("bench: kept", root)
         else:
             shutil.rmtree(root, ignore_errors=True)
-    report(results)
+    meta["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report(results, meta)
 
 
 NAMES = {"1": "1 smtp 4KiB -> Maildir", "2": "2 smtp 4KiB x5 rcpt",
          "3": "3 smtp 100KiB -> Maildir", "4": "4 relay -> smtp-sink",
-         "5": "5 sendmail -> Maildir"}
+         "5": "5 sendmail -> Maildir",
+         "6": "6 idle sessions: PSS/conn",
+         "7": "7 latency at fixed load"}
+SHORT = {"postfix": "pf", "postfix-ifd0": "pf0", "posthorn": "ph"}
 
 
-def summarize(runs):
-    return {"rate": statistics.median(r["rate"] for r in runs),
-            "cpu_ms_per_msg": statistics.median(r["cpu_ms_per_msg"]
-                                                for r in runs),
+def summarize(sc, runs):
+    med = statistics.median
+    if sc == "6":
+        return {"kib_per_conn": med(r["kib_per_conn"] for r in runs),
+                "kib_per_conn_gross": med(r["kib_per_conn_gross"]
+                                          for r in runs),
+                "smtpd_kib_per_conn": med(r["smtpd_kib_per_conn"]
+                                          for r in runs),
+                "alive_at_end": min(r["alive_at_end"] for r in runs),
+                "runs": runs}
+    if sc == "7":
+        return {"median_ms": med(r["median_ms"] for r in runs),
+                "p99_ms": med(r["p99_ms"] for r in runs),
+                "max_ms": max(r["max_ms"] for r in runs),
+                "offered_rate": med(r["offered_rate"] for r in runs),
+                "missing": sum(r["missing"] for r in runs),
+                "cpu_ms_per_msg": med(r["cpu_ms_per_msg"] for r in runs),
+                "runs": runs}
+    return {"rate": med(r["rate"] for r in runs),
+            "cpu_ms_per_msg": med(r["cpu_ms_per_msg"] for r in runs),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "peak_pss_mb": max(r["peak_pss_mb"] for r in runs),
             "runs": runs}
 
 
-def report(results):
+# The figure each scenario kind compares, and whether larger is better.
+KEY = {"6": "kib_per_conn", "7": "p99_ms"}
+
+
+def ratio(row, other):
+    """posthorn's figure over other's (msgs/s, KiB/conn or p99 ms)."""
+    key = KEY.get(row["sc"], "rate")
+    a, b = row.get("posthorn"), row.get(other)
+    if not a or not b or not b[key]:
+        return None
+    return round(a[key] / b[key], 2)
+
+
+def fmt(v, spec):
+    return "-" if v is None else spec % v
+
+
+def cell(sc, s):
+    """One MTA's summary as a short text, for history.md."""
+    if s is None:
+        return "-"
+    if sc == "6":
+        return "%.0f KiB/conn" % s["kib_per_conn"]
+    if sc == "7":
+        return "p50 %.1f ms, p99 %.1f ms @ %.0f/s" % (
+            s["median_ms"], s["p99_ms"], s["offered_rate"])
+    return "%.1f msg/s, %.2f ms CPU, %.0f/%.0f MiB RSS/PSS" % (
+        s["rate"], s["cpu_ms_per_msg"], s["peak_rss_mb"], s["peak_pss_mb"])
+
+
+def report(results, meta):
     now = datetime.datetime.now(datetime.timezone.utc)
+    mtas = [m for m in ("postfix", "postfix-ifd0", "posthorn") if m in MTAS]
     table = []
     for sc, by in results.items():
-        pf, ph = summarize(by["postfix"]), summarize(by["posthorn"])
-        table.append({
-            "scenario": NAMES.get(sc, sc),
-            "messages": by["postfix"][0]["msgs"],
-            "postfix": pf, "posthorn": ph,
-            "ratio": round(ph["rate"] / pf["rate"], 2) if pf["rate"] else None,
-        })
-    hdr = ("%-26s %9s %9s %6s %8s %8s %8s %8s %8s %8s" % (
-        "scenario", "pf msg/s", "ph msg/s", "ratio", "pf cpu", "ph cpu",
-        "pf rss", "ph rss", "pf pss", "ph pss"))
-    lines = [hdr, "%-26s %9s %9s %6s %8s %8s %8s %8s %8s %8s" % (
-        "", "", "", "", "ms/msg", "ms/msg", "MiB", "MiB", "MiB", "MiB")]
+        row = {"sc": sc, "scenario": NAMES.get(sc, sc)}
+        first = next(iter(by.values()))[0]
+        row["messages"] = first.get("msgs", first.get("conns"))
+        for m in mtas:
+            row[m] = summarize(sc, by[m]) if m in by else None
+        row["ratio"] = ratio(row, "postfix")
+        row["ratio_ifd0"] = ratio(row, "postfix-ifd0")
+        table.append(row)
+    out = []
+    thr = [t for t in table if t["sc"] not in KEY]
+    if thr:
+        cols = ["%-26s" % "scenario"]
+        cols += ["%9s" % (SHORT[m] + " msg/s") for m in mtas]
+        cols += ["%7s" % "ph/pf", "%7s" % "ph/pf0"]
+        cols += ["%10s" % (SHORT[m] + " cpu ms") for m in mtas]
+        cols += ["%13s" % (SHORT[m] + " rss/pss") for m in mtas]
+        out.append(" ".join(cols))
+        for t in thr:
+            c = ["%-26s" % t["scenario"]]
+            c += ["%9s" % fmt(t[m] and t[m]["rate"], "%.1f") for m in mtas]
+            c += ["%7s" % fmt(t["ratio"], "%.2f"),
+                  "%7s" % fmt(t["ratio_ifd0"], "%.2f")]
+            c += ["%10s" % fmt(t[m] and t[m]["cpu_ms_per_msg"], "%.3f")
+                  for m in mtas]
+            c += ["%13s" % ("-" if not t[m] else "%.0f/%.0f MiB" % (
+                t[m]["peak_rss_mb"], t[m]["peak_pss_mb"])) for m in mtas]
+            out.append(" ".join(c))
     for t in table:
-        lines.append("%-26s %9.1f %9.1f %6.2f %8.3f %8.3f %8.1f %8.1f "
-                     "%8.1f %8.1f" % (
-            t["scenario"], t["postfix"]["rate"], t["posthorn"]["rate"],
-            t["ratio"] or 0, t["postfix"]["cpu_ms_per_msg"],
-            t["posthorn"]["cpu_ms_per_msg"], t["postfix"]["peak_rss_mb"],
-            t["posthorn"]["peak_rss_mb"], t["postfix"]["peak_pss_mb"],
-            t["posthorn"]["peak_pss_mb"]))
-    print("\n".join(lines))
-    doc = {"date": now.isoformat(timespec="seconds"), "runs": RUNS,
-           "messages": N, "sendmail_messages": N_SENDMAIL,
-           "cpus": os.cpu_count(), "table": table,
-           "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+        if t["sc"] == "6":
+            out.append("")
+            out.append("%s (%d connections; PSS of the whole process tree "
+                       "while held, minus before, / conns)" % (
+                           t["scenario"], t["messages"]))
+            for m in mtas:
+                s_ = t[m]
+                if s_:
+                    out.append("  %-13s %8.1f KiB/conn  (gross %.1f, smtpd "
+                               "processes only %.1f; %d/%d alive at end)" % (
+                                   m, s_["kib_per_conn"],
+                                   s_["kib_per_conn_gross"],
+                                   s_["smtpd_kib_per_conn"],
+                                   s_["alive_at_end"], t["messages"]))
+            out.append("  posthorn/postfix: %s" % fmt(t["ratio"], "%.2f"))
+        if t["sc"] == "7":
+            out.append("")
+            out.append("%s (250 after DATA -> file in new/)" % t["scenario"])
+            for m in mtas:
+                s_ = t[m]
+                if s_:
+                    out.append("  %-13s median %7.2f ms  p99 %7.2f ms  max "
+                               "%7.2f ms  offered %.0f msgs/s  missing %d  "
+                               "cpu %.3f ms/msg" % (
+                                   m, s_["median_ms"], s_["p99_ms"],
+                                   s_["max_ms"], s_["offered_rate"],
+                                   s_["missing"], s_["cpu_ms_per_msg"]))
+            out.append("  posthorn/postfix p99: %s" % fmt(t["ratio"],
+                                                          "%.2f"))
+    out.append("")
+    out.append("git %s; load average %s at start, %s at end" % (
+        meta["git"], meta["loadavg_at_start"], meta["loadavg_at_end"]))
+    print("\n".join(out))
+    doc = {"date": now.isoformat(timespec="seconds"), "git": meta["git"],
+           "runs": RUNS, "messages": N, "sendmail_messages": N_SENDMAIL,
+           "idle_connections": IDLE_CONNS,
+           "latency": {"rate": LAT_RATE, "seconds": LAT_SECONDS,
+                       "sessions": LAT_SESSIONS},
+           "mtas": mtas, "cpus": os.cpu_count(), "table": table,
+           "loadavg_at_start": meta["loadavg_at_start"],
+           "loadavg_at_end": meta["loadavg_at_end"],
            "notes": "medians over runs; rates are end to end (files in new/ "
                     "or counted by smtp-sink with the queue empty); CPU is "
-                    "the daemons' user+sys; peak RSS/PSS are the largest sampled "
-                    "sums over the daemons (RSS counts shared pages once per "
-                    "process, PSS shares them out)"}
-    rdir = os.path.join(HERE, "results")
+                    "the daemons' user+sys; peak RSS/PSS are the largest "
+                    "sampled sums over the daemons (RSS counts shared pages "
+                    "once per process, PSS shares them out); scenario 6: "
+                    "(PSS of master and all descendants with the sessions "
+                    "held - PSS before) / sessions; scenario 7: ms from the "
+                    "250 to the end of DATA until the file is in new/; "
+                    "ratio = posthorn / postfix (msgs/s, KiB per "
+                    "connection, p99 ms), ratio_ifd0 = posthorn / "
+                    "postfix-ifd0"}
+    rdir = RESULTS_DIR
     os.makedirs(rdir, exist_ok=True)
     with open(os.path.join(rdir, "latest.json"), "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
     hist = os.path.join(rdir, "history.md")
-    new = not os.path.exists(hist)
+    header = ("| date (UTC) | git | load 1m start/end | N | runs | scenario |"
+              " Postfix | Postfix in_flow_delay=0 | posthorn | ph/pf | "
+              "ph/pf0 |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+    try:
+        with open(hist) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = None
     with open(hist, "a") as f:
-        if new:
+        if old is None:
             f.write("# Benchmark history\n\nOne row per scenario per "
                     "`make bench` run (medians; see latest.json for the "
-                    "runs).\n\n| date (UTC) | N | runs | scenario | Postfix "
-                    "msgs/s | posthorn msgs/s | ratio | Postfix CPU ms/msg |"
-                    " posthorn CPU ms/msg | Postfix peak RSS MiB | posthorn "
-                    "peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|"
-                    "---|---|\n")
+                    "runs).\n")
+        if old is None or header.split("\n")[0] not in old:
+            f.write("\n## From %s: git revision, load and in_flow_delay=0 "
+                    "column\n\nPer MTA: msgs/s, CPU ms per message, peak "
+                    "RSS/PSS (1-5); PSS KiB per idle connection (6); "
+                    "latency median/p99 and offered rate (7). Ratios are "
+                    "posthorn over Postfix (for 6 and 7 lower is "
+                    "better).\n\n" % now.strftime("%Y-%m-%d") + header)
         for t in table:
-            f.write("| %s | %d | %d | %s | %.1f | %.1f | %.2f | %.3f | %.3f |"
-                    " %.1f | %.1f |\n" % (
-                        now.strftime("%Y-%m-%d %H:%M"), t["messages"], RUNS,
-                        t["scenario"], t["postfix"]["rate"],
-                        t["posthorn"]["rate"], t["ratio"] or 0,
-                        t["postfix"]["cpu_ms_per_msg"],
-                        t["posthorn"]["cpu_ms_per_msg"],
-                        t["postfix"]["peak_rss_mb"],
-                        t["posthorn"]["peak_rss_mb"]))
+            n = t["messages"]
+            f.write("| %s | %s | %.2f/%.2f | %s | %d | %s | %s | %s | %s | "
+                    "%s | %s |\n" % (
+                        now.strftime("%Y-%m-%d %H:%M"), meta["git"][:12] + (
+                            "-dirty" if meta["git"].endswith("-dirty")
+                            else ""),
+                        meta["loadavg_at_start"][0],
+                        meta["loadavg_at_end"][0], n, RUNS, t["scenario"],
+                        cell(t["sc"], t.get("postfix")),
+                        cell(t["sc"], t.get("postfix-ifd0")),
+                        cell(t["sc"], t.get("posthorn")),
+                        fmt(t["ratio"], "%.2f"),
+                        fmt(t["ratio_ifd0"], "%.2f")))
 
 
 def strace_count(n):
