@@ -132,19 +132,30 @@ static long long multi_run_timers(void)
 	return next;
 }
 
+/* A multi-server takes any number of clients, so it stays "idle" (able
+ * to take one more) for master while it accepts, and reports busy only
+ * when it stops accepting (multi_stop_accepting). A busy/idle pair around
+ * each accept let master, reading the pair half-way, start a second
+ * process for a client this one was about to take. */
 static void multi_accept(struct server_ctx *ctx, int listen_fd)
 {
 	bool gone;
 	int fd;
 
-	server_notify(SERVER_BUSY);
 	fd = server_accept(ctx, listen_fd, &gone);
 	if (fd >= 0) {
 		multi_client_count++;
 		ctx->use_count++;
 		ctx->cb->connect(fd, &ctx->info);
 	}
-	server_notify(SERVER_IDLE);
+}
+
+/* No new clients from now on: master must not count on this process. */
+static void multi_stop_accepting(bool *accepting)
+{
+	if (*accepting)
+		server_notify(SERVER_BUSY);
+	*accepting = false;
 }
 
 void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
@@ -173,7 +184,7 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 		     (!multi_unlimited && ctx.use_count >= ctx.max_use))) {
 			/* Last clients only: let other processes (or the
 			 * next generation) take new ones. */
-			accepting = false;
+			multi_stop_accepting(&accepting);
 		}
 		if (!accepting && multi_client_count == 0)
 			server_exit(&ctx, 0);
@@ -216,12 +227,13 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 		                deadline < 0 ? -1 : (int)(deadline - now + 1),
 		                !accepting);
 		if (n < 0) {
-			accepting = false;
+			multi_stop_accepting(&accepting);
 			continue;
 		}
 		for (int i = 0; i < nlisten && n > 0; i++) {
 			if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
-				accepting = false; /* master shut it down */
+				multi_stop_accepting(&accepting); /* master
+				                                   * shut it */
 			else if (fds[i].revents & POLLIN)
 				multi_accept(&ctx, fds[i].fd);
 		}
