@@ -2,15 +2,46 @@
  * posthorn_check.c: `posthorn check`: validates the instance's main.cf
  * (unknown parameters are warnings with file:line, bad values are errors)
  * and master.cf (syntax, unknown -o parameters). Exit 1 on any error.
+ * TLS (docs/tls.md): smtpd_tls_cert_file / smtpd_tls_key_file and the
+ * ECDSA pair smtpd_tls_eccert_file / smtpd_tls_eckey_file are read and
+ * warned about when unreadable, expired or not yet valid, or when the key
+ * does not match the certificate (warnings: the exit status stays 0, as
+ * for unknown parameters).
  */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "posthorn.h"
 #include "buf.h"
 #include "master_cf.h"
 #include "str.h"
+#include "tls.h"
+
+/* Warnings for one certificate/key pair (when the cert is set). */
+static int check_tls_pair(struct config *c, const char *cert_param,
+                          const char *key_param, struct buf *report)
+{
+	const char *cert = config_str(c, cert_param);
+	struct buf *lines;
+	int n;
+
+	if (*cert == 0)
+		return 0;
+	lines = buf_create(256, 16384);
+	n = tls_check_pair(cert_param, cert, config_str(c, key_param),
+	                   (long long)time(NULL), lines);
+	/* One "warning: " line per problem. */
+	for (char *p = buf_data(lines), *nl; p && *p; p = nl) {
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl++ = 0;
+		buf_printf(report, "warning: %s\n", p);
+	}
+	buf_destroy(&lines);
+	return n;
+}
 
 int cli_check(struct cli *cli, int argc, char **argv)
 {
@@ -27,6 +58,10 @@ int cli_check(struct cli *cli, int argc, char **argv)
 	report = buf_create(0, 1 << 20);
 	err = buf_create(0, 4096);
 	errors = config_check(c, report, &warnings);
+	warnings += check_tls_pair(c, "smtpd_tls_cert_file",
+	                           "smtpd_tls_key_file", report);
+	warnings += check_tls_pair(c, "smtpd_tls_eccert_file",
+	                           "smtpd_tls_eckey_file", report);
 	str_format(path, sizeof(path), "%s/master.cf", cli->config_dir);
 	if ((mcf = master_cf_read(path, err)) == NULL) {
 		buf_printf(report, "%s\n", buf_str(err));

@@ -322,8 +322,9 @@ const struct param_def param_table[] = {
         "SMTP client, level secure: names a server certificate must "
         "match (nexthop, dot-nexthop, hostname or literal names)."),
     STR("smtp_tls_security_level", "",
-        "SMTP client TLS: none (empty), may (STARTTLS when offered) or "
-        "encrypt (STARTTLS or defer)."),
+        "SMTP client TLS: none (empty), may (STARTTLS when offered), "
+        "encrypt (STARTTLS or defer), verify (+ trusted certificate "
+        "matching the MX name) or secure (+ matching the nexthop)."),
     STR("smtp_tls_verify_cert_match", "hostname",
         "SMTP client, level verify: names a server certificate must "
         "match (hostname: the MX host name)."),

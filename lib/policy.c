@@ -6,7 +6,8 @@
  * domain lists, mynetworks, and every table it opened (kept for the
  * process's life; a table that fails to open is retried on next use).
  * RFC 5321 4.2.2/4.2.3 (reply codes), RFC 3463 (enhanced status codes),
- * RFC 5321 4.1.4 (<Postmaster> is always accepted).
+ * RFC 5321 4.1.4 (<Postmaster> is always accepted), RFC 4954 5 (the
+ * sender login checks, ownership in lib/sender_login.c).
  * SECURITY: restriction lists and tables are trusted (main.cf, built by
  * root). Facts come from the SMTP client (already parsed and bounded by
  * smtpd: addresses per RFC 5321 4.5.3.1, HELO by the command length);
@@ -30,6 +31,7 @@
 #include "mem.h"
 #include "msg.h"
 #include "policy.h"
+#include "sender_login.h"
 #include "str.h"
 
 /* Nesting of restriction lists named by access-table results. */
@@ -56,6 +58,9 @@ enum restriction_kind {
 	R_CHECK_HELO_ACCESS,
 	R_CHECK_SENDER_ACCESS,
 	R_CHECK_RECIPIENT_ACCESS,
+	R_REJECT_SENDER_LOGIN_MISMATCH,
+	R_REJECT_AUTH_SENDER_LOGIN_MISMATCH,
+	R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH,
 };
 
 static const struct {
@@ -83,6 +88,11 @@ static const struct {
     {"check_helo_access", R_CHECK_HELO_ACCESS},
     {"check_sender_access", R_CHECK_SENDER_ACCESS},
     {"check_recipient_access", R_CHECK_RECIPIENT_ACCESS},
+    {"reject_sender_login_mismatch", R_REJECT_SENDER_LOGIN_MISMATCH},
+    {"reject_authenticated_sender_login_mismatch",
+     R_REJECT_AUTH_SENDER_LOGIN_MISMATCH},
+    {"reject_unauthenticated_sender_login_mismatch",
+     R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH},
 };
 
 struct restriction {
@@ -167,6 +177,7 @@ struct policy {
 	bool counted;
 	char *counted_service, *counted_address;
 	char *warned_table; /* last table whose failure was logged */
+	struct sender_login *sender_login; /* created on first use */
 };
 
 /* One evaluation: the facts and the reply context (Postfix's reply_name
@@ -466,6 +477,7 @@ void policy_destroy(struct policy **pp)
 	}
 	mem_free(p->tables);
 	anvil_client_destroy(&p->anvil);
+	sender_login_destroy(&p->sender_login);
 	mem_free(p->counted_service);
 	mem_free(p->counted_address);
 	mem_free(p->warned_table);
@@ -1068,6 +1080,51 @@ static enum eval_status policy_non_fqdn(struct policy_eval *ev,
 	    "<%s>: %s rejected: need fully-qualified %s", name, cls, what);
 }
 
+/* reject_{,authenticated_,unauthenticated_}sender_login_mismatch
+ * (Postfix semantics; RFC 4954 5): an authenticated client may only use
+ * a sender address its login owns; an unauthenticated one may not use an
+ * address some login owns. The null sender is not checked. */
+static enum eval_status policy_sender_login(struct policy_eval *ev,
+                                            bool check_auth, bool check_unauth)
+{
+	struct policy *p = ev->p;
+	const struct policy_facts *f = ev->f;
+	bool authed = f->sasl_username != NULL && *f->sasl_username != 0;
+	int r;
+
+	if (f->sender == NULL || *f->sender == 0)
+		return EVAL_DUNNO;
+	if (authed ? !check_auth : !check_unauth)
+		return EVAL_DUNNO;
+	if (p->sender_login == NULL)
+		p->sender_login = sender_login_create(p->c);
+	buf_reset(p->err);
+	if (authed) {
+		r = sender_login_owns(p->sender_login, f->sender,
+		                      f->sasl_username, p->err);
+		if (r == 1)
+			return EVAL_DUNNO;
+	} else {
+		r = sender_login_owners(p->sender_login, f->sender, p->value,
+		                        p->err);
+		if (r == 0)
+			return EVAL_DUNNO;
+	}
+	if (r < 0) {
+		policy_warn_table(p, "smtpd_sender_login_maps",
+		                  buf_str(p->err));
+		return policy_lookup_error(ev, f->sender);
+	}
+	if (authed)
+		return policy_reply(ev->out, 553, "5.7.1",
+		                    "<%s>: Sender address rejected: not owned "
+		                    "by user %s",
+		                    f->sender, f->sasl_username);
+	return policy_reply(ev->out, 553, "5.7.1",
+	                    "<%s>: Sender address rejected: not logged in",
+	                    f->sender);
+}
+
 static enum eval_status policy_eval_one(struct policy_eval *ev,
                                         const struct restriction *r)
 {
@@ -1165,6 +1222,12 @@ static enum eval_status policy_eval_one(struct policy_eval *ev,
 			return EVAL_DUNNO;
 		return policy_check_mail_access(ev, r->table, f->recipient,
 		                                "Recipient address");
+	case R_REJECT_SENDER_LOGIN_MISMATCH:
+		return policy_sender_login(ev, true, true);
+	case R_REJECT_AUTH_SENDER_LOGIN_MISMATCH:
+		return policy_sender_login(ev, true, false);
+	case R_REJECT_UNAUTH_SENDER_LOGIN_MISMATCH:
+		return policy_sender_login(ev, false, true);
 	}
 	msg_panic("policy_eval_one: restriction kind %d", (int)r->kind);
 }

@@ -3,8 +3,9 @@
  * smtpd_helo_restrictions, smtpd_sender_restrictions,
  * smtpd_relay_restrictions and smtpd_recipient_restrictions; relay
  * control (mynetworks, mydestination, relay_domains, virtual_*_domains);
- * recipient validation (smtpd_reject_unlisted_recipient); the per-client
- * connection count/rate limits (through anvil).
+ * recipient validation (smtpd_reject_unlisted_recipient); the sender
+ * login checks (reject_*sender_login_mismatch, sender_login.h); the
+ * per-client connection count/rate limits (through anvil).
  *
  * Use from smtpd (one struct policy per process, created after the
  * privilege drop and reused for every session; tables are opened on first

@@ -1,14 +1,15 @@
 /*
  * smtp_reply.c: SMTP server replies as the client sees them (RFC 5321
  * 4.2, 4.2.1 multi-line replies), the enhanced status code in them
- * (RFC 2034, RFC 3463) and the EHLO keywords (RFC 5321 4.1.1.1).
+ * (RFC 2034, RFC 3463) and the EHLO keywords (RFC 5321 4.1.1.1), with the
+ * AUTH mechanism list (RFC 4954 3).
  * Owns struct smtp_reply's buffers.
  * SECURITY: every byte comes from a remote server: lines are read with a
  * length cap (SMTP_REPLY_LINE_MAX, the excess discarded by the stream),
  * a reply has at most SMTP_REPLY_MAX_LINES lines, the text kept is capped
  * at SMTP_REPLY_TEXT_MAX bytes, and control characters in the text become
  * spaces (it ends up in log lines and bounces). Numbers (SIZE) are parsed
- * with a bound.
+ * with a bound; AUTH mechanism names are syntax-checked and length-capped.
  */
 #include <string.h>
 
@@ -204,6 +205,7 @@ unsigned smtp_reply_ehlo_features(const struct smtp_reply *r,
 	    {"STARTTLS", SMTP_EXT_STARTTLS},
 	    {"ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCEDSTATUSCODES},
 	    {"CHUNKING", SMTP_EXT_CHUNKING},
+	    {"AUTH", SMTP_EXT_AUTH},
 	};
 	const char *p = buf_str(r->lines), *end = p + buf_len(r->lines);
 	unsigned features = 0;
@@ -239,4 +241,85 @@ unsigned smtp_reply_ehlo_features(const struct smtp_reply *r,
 		p += len + (nl ? 1 : 0);
 	}
 	return features;
+}
+
+/* RFC 4422 3.1: sasl-mech = 1*20mech-char, mech-char = A-Z / 0-9 / "-" /
+ * "_" (matched here in any case: some servers send lower case). */
+static bool smtp_reply_mech_ok(const char *p, size_t len)
+{
+	if (len == 0 || len > 20)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* Is the upper-case name (len bytes) already in the list? */
+static bool smtp_reply_mech_seen(const struct buf *mechs, const char *name,
+                                 size_t len)
+{
+	const char *p = buf_str(mechs), *end = p + buf_len(mechs);
+
+	while (p < end) {
+		const char *sp = memchr(p, ' ', (size_t)(end - p));
+		size_t l = sp ? (size_t)(sp - p) : (size_t)(end - p);
+
+		if (l == len && memcmp(p, name, len) == 0)
+			return true;
+		p += l + 1;
+	}
+	return false;
+}
+
+size_t smtp_reply_ehlo_auth(const struct smtp_reply *r, struct buf *mechs)
+{
+	const char *p = buf_str(r->lines), *end = p + buf_len(r->lines);
+	size_t n = 0;
+	bool first = true;
+
+	buf_reset(mechs);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *arg, *q;
+
+		/* The first line is the greeting text, not a keyword. */
+		if (!first && smtp_reply_keyword(p, len, "AUTH", &arg)) {
+			for (q = arg; q < p + len;) {
+				char name[21];
+				size_t l = 0;
+
+				while (q < p + len && (*q == ' ' || *q == '='))
+					q++;
+				while (q + l < p + len && q[l] != ' ')
+					l++;
+				if (smtp_reply_mech_ok(q, l)) {
+					for (size_t i = 0; i < l; i++)
+						name[i] = (char)((q[i] >= 'a' &&
+						                  q[i] <= 'z')
+						                     ? q[i] - 32
+						                     : q[i]);
+					if (!smtp_reply_mech_seen(mechs, name,
+					                          l) &&
+					    buf_len(mechs) + l + 1 <=
+					        buf_limit(mechs)) {
+						if (buf_len(mechs) > 0)
+							buf_append_char(mechs,
+							                ' ');
+						buf_append(mechs, name, l);
+						n++;
+					}
+				}
+				q += l;
+			}
+		}
+		first = false;
+		p += len + (nl ? 1 : 0);
+	}
+	return n;
 }

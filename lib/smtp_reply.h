@@ -64,10 +64,17 @@ int smtp_reply_class(const struct smtp_reply *r);
 #define SMTP_EXT_STARTTLS 0x20u /* RFC 3207 */
 #define SMTP_EXT_ENHANCEDSTATUSCODES 0x40u /* RFC 2034 */
 #define SMTP_EXT_CHUNKING 0x80u /* RFC 3030 */
+#define SMTP_EXT_AUTH 0x100u /* RFC 4954 ("AUTH" or the old "AUTH=") */
 
 /* The extensions announced in an EHLO reply (keyword lines after the
  * first), and the SIZE limit (0: none given; capped at max_size). */
 unsigned smtp_reply_ehlo_features(const struct smtp_reply *r,
                                   long long *size_limit);
+/* The SASL mechanisms of every "AUTH mech ..." and old-style "AUTH=mech
+ * ..." line of an EHLO reply (RFC 4954 3), upper-cased, separated by one
+ * space, each once, onto mechs (emptied first). Names that are not RFC
+ * 4422 3.1 sasl-mech syntax (1-20 of A-Z 0-9 - _) are skipped; what
+ * does not fit mechs's limit is dropped. Returns the number of names. */
+size_t smtp_reply_ehlo_auth(const struct smtp_reply *r, struct buf *mechs);
 
 #endif

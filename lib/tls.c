@@ -5,6 +5,14 @@
  * through tls_conn_close). The fd is switched to non-blocking; every
  * transport call polls on WANT_READ/WANT_WRITE against its deadline.
  * Protocol floor: TLS 1.2 unless the configuration lists older ones.
+ * Server: an RSA and an optional ECDSA certificate pair in one SSL_CTX
+ * (OpenSSL picks by the client's signature algorithms / cipher list),
+ * session tickets (RFC 5077, RFC 8446 4.6.1) with a key shared by every
+ * process of the instance, lifetime smtpd_tls_session_cache_timeout.
+ * Client: trust anchors from CAfile/CApath only; the handshake completes
+ * whatever the certificate, and the caller judges it afterwards with
+ * tls_peer_trusted (chain) and tls_peer_match (RFC 6125 names through
+ * X509_check_host, lib/tls_cert.c).
  * SECURITY: the peer is untrusted: the handshake has a deadline, record
  * sizes are OpenSSL's, read sizes are the caller's (stream limits).
  */
@@ -14,14 +22,17 @@
 #include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "mem.h"
 #include "msg.h"
 #include "str.h"
 #include "tls.h"
+#include "tls_impl.h"
 
 #define TLS_CONN_MAGIC 0x544c5331u
 
@@ -35,8 +46,7 @@ struct tls_conn {
 	SSL *ssl;
 };
 
-/* Append OpenSSL's queued errors (the first one) to err, clearing them. */
-static void tls_err(struct buf *err, const char *what)
+void tls_err(struct buf *err, const char *what)
 {
 	unsigned long e = ERR_get_error();
 	char text[256];
@@ -182,52 +192,197 @@ static SSL_CTX *tls_ctx_new(const SSL_METHOD *m, const char *protocols,
 	return ctx;
 }
 
+int tls_pem_read(const char *path, struct buf *out, struct buf *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	ssize_t n;
+
+	buf_reset(out);
+	if (fd < 0) {
+		buf_printf(err, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		char *p =
+		    buf_len(out) < TLS_PEM_MAX ? buf_reserve(out, 4096) : NULL;
+
+		if (p == NULL) {
+			buf_printf(err, "%s: larger than %d bytes", path,
+			           TLS_PEM_MAX);
+			close(fd);
+			return -1;
+		}
+		n = read(fd, p, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_commit(out, (size_t)n);
+	}
+	if (n < 0)
+		buf_printf(err, "%s: %s", path, strerror(errno));
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* The certificate chain in pem (leaf first) into ctx's slot for its key
+ * type. */
+static int tls_use_chain_pem(SSL_CTX *ctx, const struct buf *pem,
+                             const char *what, struct buf *err)
+{
+	BIO *bio = BIO_new_mem_buf(buf_str(pem), (int)buf_len(pem));
+	X509 *x = bio ? PEM_read_bio_X509_AUX(bio, NULL, NULL, NULL) : NULL;
+	int ok = x != NULL && SSL_CTX_use_certificate(ctx, x) == 1 &&
+	         SSL_CTX_clear_chain_certs(ctx) == 1;
+
+	X509_free(x);
+	while (ok) {
+		X509 *ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+
+		if (ca == NULL) {
+			/* The end of the file, or a real error. */
+			unsigned long e = ERR_peek_last_error();
+
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+				ERR_clear_error();
+			else if (e != 0)
+				ok = 0;
+			break;
+		}
+		/* add0: the context owns ca now. */
+		if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+			X509_free(ca);
+			ok = 0;
+		}
+	}
+	BIO_free(bio);
+	if (!ok)
+		tls_err(err, what);
+	return ok ? 0 : -1;
+}
+
+static int tls_use_key_pem(SSL_CTX *ctx, const struct buf *pem,
+                           const char *what, struct buf *err)
+{
+	BIO *bio = BIO_new_mem_buf(buf_str(pem), (int)buf_len(pem));
+	EVP_PKEY *k =
+	    bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	int ok = k != NULL && SSL_CTX_use_PrivateKey(ctx, k) == 1 &&
+	         SSL_CTX_check_private_key(ctx) == 1;
+
+	EVP_PKEY_free(k);
+	BIO_free(bio);
+	if (!ok)
+		tls_err(err, what);
+	return ok ? 0 : -1;
+}
+
+/* A pair from memory (tls_pem_read copies); key NULL: in cert_pem. */
+static int tls_load_pair_pem(SSL_CTX *ctx, const struct buf *cert_pem,
+                             const struct buf *key_pem, const char *what,
+                             struct buf *err)
+{
+	if (key_pem == NULL || buf_len(key_pem) == 0)
+		key_pem = cert_pem;
+	if (tls_use_chain_pem(ctx, cert_pem, what, err) < 0 ||
+	    tls_use_key_pem(ctx, key_pem, what, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Load one certificate chain and its key into ctx (a slot per key
+ * type, so RSA and ECDSA pairs live side by side). */
+static int tls_load_pair(SSL_CTX *ctx, const char *cert, const char *key,
+                         struct buf *err)
+{
+	if (key == NULL || *key == 0)
+		key = cert;
+	/* The cert file may hold the chain after the leaf. */
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		tls_err(err, cert);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		tls_err(err, key);
+		return -1;
+	}
+	return 0;
+}
+
 struct tls_ctx *tls_server_create(const struct tls_server_params *p,
                                   struct buf *err)
 {
-	const char *key =
-	    p->key_file && *p->key_file ? p->key_file : p->cert_file;
 	static const unsigned char sid[] = "posthorn";
 	struct tls_ctx *c;
 	SSL_CTX *ctx;
 
-	if (p->cert_file == NULL || *p->cert_file == 0) {
+	if (p->cert_pem == NULL &&
+	    (p->cert_file == NULL || *p->cert_file == 0)) {
 		buf_printf(err, "no certificate file configured");
 		return NULL;
 	}
 	if ((ctx = tls_ctx_new(TLS_server_method(), p->protocols, err)) == NULL)
 		return NULL;
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* The cert file may hold the chain after the leaf. */
-	if (SSL_CTX_use_certificate_chain_file(ctx, p->cert_file) != 1) {
-		tls_err(err, p->cert_file);
+	if (p->cert_pem != NULL
+	        ? (tls_load_pair_pem(ctx, p->cert_pem, p->key_pem,
+	                             "certificate", err) < 0 ||
+	           (p->eccert_pem && buf_len(p->eccert_pem) > 0 &&
+	            tls_load_pair_pem(ctx, p->eccert_pem, p->eckey_pem,
+	                              "ECDSA certificate", err) < 0))
+	        : (tls_load_pair(ctx, p->cert_file, p->key_file, err) < 0 ||
+	           (p->eccert_file && *p->eccert_file &&
+	            tls_load_pair(ctx, p->eccert_file, p->eckey_file, err) <
+	                0))) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		tls_err(err, key);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	/* Resumption: the server cache and tickets (OpenSSL's defaults;
-	 * ticket keys are per process). */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	(void)SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	if (p->ticket_lifetime <= 0) {
+		/* No resumption: no tickets, no server-side cache. */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		(void)SSL_CTX_set_num_tickets(ctx, 0);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	} else {
+		/* Stateless tickets: any smtpd holding the same key can
+		 * resume; the in-process cache is a bonus for TLS 1.2 ids. */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		(void)SSL_CTX_set_timeout(ctx, p->ticket_lifetime);
+		if (p->ticket_key != NULL &&
+		    SSL_CTX_set_tlsext_ticket_keys(ctx, (void *)p->ticket_key,
+		                                   TLS_TICKET_KEY_LEN) != 1) {
+			tls_err(err, "session ticket keys");
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	}
 	c = mem_zalloc(sizeof(*c));
 	c->ssl_ctx = ctx;
 	c->server = true;
 	return c;
 }
 
-struct tls_ctx *tls_client_create(const char *protocols, struct buf *err)
+struct tls_ctx *tls_client_create(const struct tls_client_params *p,
+                                  struct buf *err)
 {
+	const char *file = p->CAfile && *p->CAfile ? p->CAfile : NULL;
+	const char *dir = p->CApath && *p->CApath ? p->CApath : NULL;
 	struct tls_ctx *c;
 	SSL_CTX *ctx;
 
-	if ((ctx = tls_ctx_new(TLS_client_method(), protocols, err)) == NULL)
+	if ((ctx = tls_ctx_new(TLS_client_method(), p->protocols, err)) == NULL)
 		return NULL;
+	/* Verification runs and is recorded (SSL_get_verify_result) but
+	 * never aborts the handshake: the security level decides. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if ((file || dir) &&
+	    SSL_CTX_load_verify_locations(ctx, file, dir) != 1) {
+		tls_err(err, file ? file : dir);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	c = mem_zalloc(sizeof(*c));
 	c->ssl_ctx = ctx;
 	return c;
@@ -381,9 +536,11 @@ static bool tls_sni_ok(const char *sni)
 	       inet_pton(AF_INET6, sni, a) != 1;
 }
 
-static int tls_start(struct tls_ctx *c, struct stream *s, const char *sni,
-                     int timeout_ms, struct buf *err)
+static int tls_start(struct tls_ctx *c, struct stream *s,
+                     const struct tls_client_opts *o, int timeout_ms,
+                     struct buf *err)
 {
+	const char *sni = o ? o->sni : NULL;
 	int fd = stream_fd(s);
 	long long deadline = tls_deadline(timeout_ms);
 	int flags = fcntl(fd, F_GETFL);
@@ -404,6 +561,20 @@ static int tls_start(struct tls_ctx *c, struct stream *s, const char *sni,
 		tls_err(err, "SSL_set_fd");
 		SSL_free(ssl);
 		return -1;
+	}
+	if (o && o->protocols && *o->protocols) {
+		int min = 0, max = 0;
+
+		if (tls_protocols_parse(o->protocols, &min, &max, err) < 0) {
+			SSL_free(ssl);
+			return -1;
+		}
+		if (!SSL_set_min_proto_version(ssl, min) ||
+		    !SSL_set_max_proto_version(ssl, max)) {
+			tls_err(err, "protocol versions");
+			SSL_free(ssl);
+			return -1;
+		}
 	}
 	for (;;) {
 		int r = c->server ? SSL_accept(ssl) : SSL_connect(ssl);
@@ -444,12 +615,13 @@ int tls_server_start(struct tls_ctx *c, struct stream *s, int timeout_ms,
 	return tls_start(c, s, NULL, timeout_ms, err);
 }
 
-int tls_client_start(struct tls_ctx *c, struct stream *s, const char *sni,
-                     int timeout_ms, struct buf *err)
+int tls_client_start(struct tls_ctx *c, struct stream *s,
+                     const struct tls_client_opts *o, int timeout_ms,
+                     struct buf *err)
 {
 	if (c->server)
 		msg_panic("tls_client_start: server context");
-	return tls_start(c, s, sni, timeout_ms, err);
+	return tls_start(c, s, o, timeout_ms, err);
 }
 
 static SSL *tls_ssl(const struct stream *s)
@@ -491,4 +663,51 @@ int tls_cipher_bits(const struct stream *s, int *alg_bits)
 	if (alg_bits)
 		*alg_bits = alg;
 	return bits;
+}
+
+bool tls_session_reused(const struct stream *s)
+{
+	SSL *ssl = tls_ssl(s);
+
+	return ssl != NULL && SSL_session_reused(ssl) == 1;
+}
+
+bool tls_peer_trusted(const struct stream *s, struct buf *why)
+{
+	SSL *ssl = tls_ssl(s);
+	X509 *peer;
+	long r;
+
+	if (ssl == NULL || (peer = SSL_get0_peer_certificate(ssl)) == NULL) {
+		buf_set_str(why, "no server certificate");
+		return false;
+	}
+	r = SSL_get_verify_result(ssl);
+	if (r != X509_V_OK) {
+		buf_set_str(why, X509_verify_cert_error_string(r));
+		return false;
+	}
+	return true;
+}
+
+int tls_peer_match(const struct stream *s, char *const *names, size_t n)
+{
+	SSL *ssl = tls_ssl(s);
+	X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+
+	return peer ? tls_x509_match(peer, names, n) : -1;
+}
+
+void tls_peer_cn(const struct stream *s, struct buf *subject,
+                 struct buf *issuer)
+{
+	SSL *ssl = tls_ssl(s);
+	X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+
+	buf_reset(subject);
+	buf_reset(issuer);
+	if (peer == NULL)
+		return;
+	tls_x509_cn(X509_get_subject_name(peer), subject);
+	tls_x509_cn(X509_get_issuer_name(peer), issuer);
 }

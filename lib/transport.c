@@ -259,7 +259,8 @@ int transport_resolve(struct transport_resolver *r, const char *address,
 		if (m < 0)
 			goto out;
 		buf_set_str(transport, r->virt_transport);
-		buf_set_str(nexthop, *r->virt_nexthop ? r->virt_nexthop : domain);
+		buf_set_str(nexthop,
+		            *r->virt_nexthop ? r->virt_nexthop : domain);
 	} else {
 		buf_set_str(transport, r->def_transport);
 		buf_set_str(nexthop, *r->def_nexthop ? r->def_nexthop : domain);

@@ -104,7 +104,7 @@ void local_fold(struct local_outcome *o, const struct local_result *res)
 static const char *local_relay(const struct deliver_request *req)
 {
 	return req->transport != NULL && *req->transport ? req->transport
-	                                                   : "local";
+	                                                 : "local";
 }
 
 void local_record(struct local_request *lr, struct local_outcome *o,
@@ -348,8 +348,8 @@ static void local_deliver(struct stream *client, struct config *c,
 			            "expansion)",
 			            o.delivered);
 		}
-		deliver_status_write(client, i, o.status, o.dsn, local_relay(req),
-		                     buf_str(o.reason));
+		deliver_status_write(client, i, o.status, o.dsn,
+		                     local_relay(req), buf_str(o.reason));
 		buf_destroy(&o.reason);
 	}
 out:

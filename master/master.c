@@ -34,6 +34,7 @@
 #include "pidfile.h"
 #include "server.h"
 #include "str.h"
+#include "tls.h"
 #include "master.h"
 
 #define MASTER_PID_PATH "pid/" SERVER_PID_FILE
@@ -174,6 +175,13 @@ static void master_startup(void)
 	if (master.pidfile_fd < 0)
 		msg_fatal("%s", buf_str(err));
 	msg_set_fatal_hook(master_fatal_cleanup);
+	/* TLS session tickets that any smtpd of the instance can resume: a
+	 * fresh key each start, 0600 (root's when run as root); smtpd reads
+	 * it before dropping privileges (lib/tls_cert.c, docs/tls.md). */
+	if (tls_ticket_key_create(TLS_TICKET_KEY_FILE, err) < 0)
+		msg_warn("TLS session ticket key: %s: smtpd processes use "
+		         "keys of their own",
+		         buf_str(err));
 
 	buf_reset(err);
 	master.services = master_ent_load(&master, master.cf, err);

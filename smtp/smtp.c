@@ -126,32 +126,14 @@ static void smtp_load_bind(struct config *c, const char *name, int family,
 	*have = true;
 }
 
-/* As root: the TLS client context (smtp_tls_security_level). */
+/* As root: the TLS client context and policy maps (smtp_tls.c). */
 static void smtp_pre_jail_init(const struct server_info *si)
 {
 	struct config *c = si->config;
-	const char *level = config_str(c, "smtp_tls_security_level");
-	struct buf *err;
 
-	if (*level == 0 || str_eq_ci(level, "none"))
-		smtp_params.tls_level = SMTP_TLS_NONE;
-	else if (str_eq_ci(level, "may"))
-		smtp_params.tls_level = SMTP_TLS_MAY;
-	else if (str_eq_ci(level, "encrypt"))
-		smtp_params.tls_level = SMTP_TLS_ENCRYPT;
-	else
-		msg_fatal("main.cf: smtp_tls_security_level: unsupported "
-		          "value '%s' (none, may or encrypt)",
-		          level);
-	smtp_params.tls_loglevel = config_int(c, "smtp_tls_loglevel");
-	if (smtp_params.tls_level == SMTP_TLS_NONE)
-		return;
-	err = buf_create(128, 1024);
-	smtp_params.tls =
-	    tls_client_create(config_str(c, "smtp_tls_protocols"), err);
-	if (smtp_params.tls == NULL)
-		msg_warn("cannot set up the TLS client: %s", buf_str(err));
-	buf_destroy(&err);
+	/* The SASL password maps may be readable by root only. */
+	smtp_sasl_init(c);
+	smtp_tls_init(c);
 }
 
 static void smtp_post_init(const struct server_info *si)
@@ -208,7 +190,8 @@ static void smtp_post_init(const struct server_info *si)
 static void smtp_pre_exit(const struct server_info *si)
 {
 	smtp_cache_expire(true);
-	tls_ctx_destroy(&smtp_params.tls);
+	smtp_tls_deinit();
+	smtp_sasl_deinit();
 	dns_deinit();
 }
 
@@ -385,6 +368,21 @@ static void smtp_deliver(struct smtp_state *st)
 
 	smtp_rcpt_domain(req, domain);
 	smtp_route_key(req->nexthop, buf_str(domain), key);
+	/* The TLS policy of this nexthop; it is part of the cache key. */
+	{
+		struct buf *why = buf_create(128, 4096);
+
+		if (smtp_tls_policy_get(*req->nexthop ? req->nexthop
+		                                      : buf_str(domain),
+		                        &st->tls, why) < 0) {
+			msg_warn("%s: %s", req->queue_id, buf_str(why));
+			smtp_soft_error(st, "4.7.5", "none", buf_str(why));
+			buf_destroy(&why);
+			goto out;
+		}
+		buf_destroy(&why);
+		smtp_tls_policy_key(&st->tls, key);
+	}
 
 	/* A session kept from an earlier request to the same nexthop. */
 	if ((s = smtp_cache_take(buf_str(key))) != NULL) {
@@ -482,6 +480,7 @@ static void smtp_service(struct stream *client, const struct server_info *si)
 	if (st.qfd >= 0)
 		close(st.qfd);
 	mime_qp_destroy(&st.mime);
+	smtp_tls_policy_free(&st.tls);
 	for (size_t i = 0; i < req.nrcpts; i++)
 		smtp_outcome_free(&st.rcpts[i].out);
 	smtp_outcome_free(&st.soft);

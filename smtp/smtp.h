@@ -15,6 +15,7 @@
 #include "smtp_reply.h"
 #include "stream.h"
 #include "tls.h"
+#include "tls_policy.h"
 
 /* Settings read once per process (post_init). Times in milliseconds. */
 struct smtp_params {
@@ -43,10 +44,21 @@ struct smtp_params {
 };
 extern struct smtp_params smtp_params;
 
-/* smtp_tls_security_level (RFC 3207). */
-#define SMTP_TLS_NONE 0
-#define SMTP_TLS_MAY 1 /* STARTTLS when offered, else plain text */
-#define SMTP_TLS_ENCRYPT 2 /* STARTTLS or defer */
+/* smtp_tls_security_level (RFC 3207): enum tls_level values. */
+#define SMTP_TLS_NONE TLS_LEV_NONE
+#define SMTP_TLS_MAY TLS_LEV_MAY /* STARTTLS when offered, else plain */
+#define SMTP_TLS_ENCRYPT TLS_LEV_ENCRYPT /* STARTTLS or defer */
+#define SMTP_TLS_VERIFY TLS_LEV_VERIFY /* + trusted chain, MX name */
+#define SMTP_TLS_SECURE TLS_LEV_SECURE /* + trusted chain, nexthop */
+
+/* The TLS policy of one request (smtp_tls.c). */
+struct smtp_tls_policy {
+	int level; /* SMTP_TLS_* */
+	struct tls_match_list match; /* verify/secure: names to match */
+	char *protocols; /* from the policy map, or NULL */
+	char *nexthop; /* bare nexthop domain (nexthop, dot-nexthop) */
+	bool from_map; /* smtp_tls_policy_maps had an entry */
+};
 
 /* One address to try. */
 struct smtp_target {
@@ -113,6 +125,7 @@ struct smtp_state {
 	size_t pending; /* recipients not final */
 	struct smtp_outcome soft; /* last soft error, for the leftovers */
 	bool have_soft;
+	struct smtp_tls_policy tls; /* this request's TLS policy */
 };
 
 /* smtp.c */
@@ -193,5 +206,37 @@ void smtp_transaction(struct smtp_state *st, struct smtp_session *s,
 int smtp_content_lines(struct smtp_state *st,
                        int (*fn)(void *ctx, const char *line, size_t len),
                        void *ctx, struct buf *err);
+
+/* smtp_tls.c */
+/* As root: TLS parameters, policy maps, the client context (fatal when
+ * a parameter is bad). */
+void smtp_tls_init(struct config *c);
+void smtp_tls_deinit(void);
+/* The policy for a nexthop (as qmgr wrote it): smtp_tls_policy_maps or
+ * the global level. -1 with the reason in err (lookup failure, invalid
+ * entry: defer). Free with smtp_tls_policy_free. */
+int smtp_tls_policy_get(const char *nexthop, struct smtp_tls_policy *p,
+                        struct buf *err);
+void smtp_tls_policy_free(struct smtp_tls_policy *p);
+/* Append what distinguishes the policy to a session cache key. */
+void smtp_tls_policy_key(const struct smtp_tls_policy *p, struct buf *key);
+/* RFC 3207 STARTTLS per st->tls after the first EHLO (r: its reply; on
+ * success r holds the EHLO reply inside TLS, or the first one when the
+ * session stays plain text). 0 to go on, -1 with out set and logged. */
+int smtp_tls_starttls(struct smtp_state *st, struct smtp_session *s,
+                      struct smtp_reply *r, struct buf *cmd,
+                      struct smtp_outcome *out);
+
+/* smtp_sasl.c */
+/* As root: smtp_sasl_* parameters and the password maps (fatal when
+ * they are bad). */
+void smtp_sasl_init(struct config *c);
+void smtp_sasl_deinit(void);
+/* RFC 4954 AUTH after the final EHLO (ehlo: its reply) when the
+ * destination has credentials: 0 to go on (authenticated, or no
+ * credentials), -1 with out set (always a soft error) and logged. */
+int smtp_sasl_authenticate(struct smtp_state *st, struct smtp_session *s,
+                           const struct smtp_reply *ehlo,
+                           struct smtp_outcome *out);
 
 #endif

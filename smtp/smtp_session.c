@@ -2,9 +2,8 @@
  * smtp_session.c: SMTP sessions of the smtp agent: the TCP connection
  * (smtp_connect_timeout, smtp_bind_address / smtp_bind_address6), the
  * greeting and EHLO with HELO fallback (RFC 5321 4.1.1.1, 3.2: a 5xx EHLO
- * reply means an old server), STARTTLS per smtp_tls_security_level (RFC
- * 3207: none, may = only when offered, encrypt = or defer 4.7.4/4.7.5;
- * never plain text after a failed handshake), QUIT, and the per-process cache of idle
+ * reply means an old server), STARTTLS per the request's TLS policy
+ * (smtp_tls.c, RFC 3207), QUIT, and the per-process cache of idle
  * sessions that the next request to the same nexthop reuses (Postfix's
  * connection cache, kept in this process: smtp_connection_cache_time_limit
  * of idleness, smtp_connection_reuse_count_limit transactions,
@@ -190,89 +189,6 @@ fail:
 	return -1;
 }
 
-/* RFC 3207: STARTTLS per smtp_tls_security_level, then EHLO again. 0 to
- * go on (in TLS, or with "may" and no STARTTLS offered in plain text),
- * -1 with out set and logged. */
-static int smtp_session_starttls(struct smtp_state *st, struct smtp_session *s,
-                                 struct smtp_reply *r, struct buf *cmd,
-                                 struct smtp_outcome *out)
-{
-	const char *during = "sending STARTTLS";
-	struct buf *err;
-	int alg = 0, bits, rc;
-
-	if (smtp_params.tls_level == SMTP_TLS_NONE)
-		return 0;
-	if (!(s->features & SMTP_EXT_STARTTLS)) {
-		/* "may": the one case for plain text. */
-		if (smtp_params.tls_level == SMTP_TLS_MAY)
-			return 0;
-		smtp_outcome_set(out, 4, "4.7.4", s->namaddr,
-		                 "TLS is required, but was not offered by "
-		                 "host %s",
-		                 s->hostaddr);
-		goto fail;
-	}
-	if (smtp_params.tls == NULL) {
-		if (smtp_params.tls_level == SMTP_TLS_MAY)
-			return 0;
-		smtp_outcome_set(out, 4, "4.7.5", s->namaddr,
-		                 "TLS is required, but our TLS engine is "
-		                 "unavailable");
-		goto fail;
-	}
-	if ((rc = smtp_session_write(s, "STARTTLS", smtp_params.helo_ms)) < 0 ||
-	    (rc = smtp_session_reply(s, r, smtp_params.helo_ms)) !=
-	        SMTP_REPLY_DONE) {
-		smtp_session_error(s, rc, during, out);
-		goto fail;
-	}
-	if (smtp_reply_class(r) != 2) {
-		smtp_session_said(s, r, "STARTTLS", 4, out);
-		goto fail;
-	}
-	/* Nothing the server sent before the handshake counts. */
-	stream_discard_input(s->stream);
-	err = buf_create(128, 1024);
-	if (tls_client_start(smtp_params.tls, s->stream, s->host,
-	                     smtp_params.helo_ms, err) < 0) {
-		smtp_outcome_set(out, 4, "4.7.5", s->namaddr,
-		                 "Cannot start TLS: handshake failure with %s: "
-		                 "%s",
-		                 s->hostaddr, buf_str(err));
-		buf_destroy(&err);
-		s->broken = true;
-		goto fail;
-	}
-	buf_destroy(&err);
-	s->tls = true;
-	bits = tls_cipher_bits(s->stream, &alg);
-	if (smtp_params.tls_loglevel >= 1)
-		msg_info("Untrusted TLS connection established to %s: %s with "
-		         "cipher %s (%d/%d bits)",
-		         s->namaddr, tls_protocol(s->stream),
-		         tls_cipher(s->stream), bits, alg);
-	/* RFC 3207 4.2: the server's extensions may differ now. */
-	buf_sprintf(cmd, "EHLO %s", smtp_params.helo_name);
-	during = "performing the EHLO handshake";
-	if ((rc = smtp_session_write(s, buf_str(cmd), smtp_params.helo_ms)) <
-	        0 ||
-	    (rc = smtp_session_reply(s, r, smtp_params.helo_ms)) !=
-	        SMTP_REPLY_DONE) {
-		smtp_session_error(s, rc, during, out);
-		goto fail;
-	}
-	if (smtp_reply_class(r) != 2) {
-		smtp_session_said(s, r, "EHLO", 4, out);
-		goto fail;
-	}
-	s->features = smtp_reply_ehlo_features(r, &s->size_limit);
-	return 0;
-fail:
-	msg_info("%s: %s", st->req->queue_id, buf_str(out->reason));
-	return -1;
-}
-
 struct smtp_session *smtp_session_open(struct smtp_state *st,
                                        const struct smtp_target *t,
                                        const char *key, bool final,
@@ -354,7 +270,11 @@ struct smtp_session *smtp_session_open(struct smtp_state *st,
 		msg_info("%s: %s", st->req->queue_id, buf_str(out->reason));
 		goto fail_quit;
 	}
-	if (smtp_session_starttls(st, s, &r, cmd, out) < 0)
+	/* RFC 3207: STARTTLS per the request's TLS policy (smtp_tls.c). */
+	if (smtp_tls_starttls(st, s, &r, cmd, out) < 0)
+		goto fail_quit;
+	/* RFC 4954: AUTH on the final EHLO's extensions (smtp_sasl.c). */
+	if (smtp_sasl_authenticate(st, s, &r, out) < 0)
 		goto fail_quit;
 	smtp_reply_deinit(&r);
 	buf_destroy(&cmd);

@@ -5,7 +5,7 @@
  * smtpd_session.c, the command loop in smtpd_proto.c, the commands in
  * smtpd_cmd.c, smtpd_mail.c and smtpd_data.c, replies in smtpd_reply.c,
  * log lines in smtpd_log.c, the client's identity in smtpd_peer.c,
- * STARTTLS and wrapper mode in smtpd_tls.c.
+ * STARTTLS and wrapper mode in smtpd_tls.c, AUTH in smtpd_auth.c.
  * SECURITY: runs as mail_owner; everything from the client is untrusted
  * (see smtpd_proto.c and lib/smtp_command.c, lib/smtp_data.c for the
  * limits); policy decisions come from lib/policy.c.
@@ -80,6 +80,7 @@ static void smtpd_post_init(const struct server_info *si)
 	smtpd_params.tls_loglevel = config_int(c, "smtpd_tls_loglevel");
 	smtpd_params.tls_received_header =
 	    config_bool(c, "smtpd_tls_received_header");
+	smtpd_auth_init(c);
 	smtpd_params.policy = policy_create(c);
 	smtpd_peer_init_resolver();
 	buf_destroy(&err);
@@ -93,8 +94,9 @@ static void smtpd_pre_jail_init(const struct server_info *si)
 static void smtpd_pre_exit(const struct server_info *si)
 {
 	policy_destroy(&smtpd_params.policy);
+	smtpd_auth_deinit();
 	cidr_list_destroy(&smtpd_params.bare_newline_exclusions);
-	tls_ctx_destroy(&smtpd_params.tls);
+	smtpd_tls_deinit();
 }
 
 static void smtpd_service(struct stream *client, const struct server_info *si)

@@ -46,10 +46,17 @@ struct smtpd_params {
 	bool peername_lookup;
 	bool tls_required; /* smtpd_tls_security_level=encrypt */
 	bool tls_wrappermode; /* smtpd_tls_wrappermode */
-	struct tls_ctx *tls; /* NULL: no STARTTLS (level none, no cert) */
+	struct tls_ctx *tls; /* built on first use (smtpd_tls.c) */
 	int starttls_timeout_ms; /* smtpd_starttls_timeout */
 	long long tls_loglevel; /* smtpd_tls_loglevel */
 	bool tls_received_header; /* smtpd_tls_received_header */
+	/* AUTH (smtpd_auth.c). */
+	bool sasl_enable; /* smtpd_sasl_auth_enable */
+	bool tls_auth_only; /* smtpd_tls_auth_only */
+	bool sasl_required; /* smtpd_sasl_auth_required */
+	long long sasl_delay_ms; /* smtpd_sasl_failure_delay */
+	long long sasl_delay_max_ms; /* its cap: 30 s, smtpd_timeout / 2 */
+	long long auth_rate_limit; /* smtpd_client_auth_rate_limit */
 	struct policy *policy;
 };
 extern struct smtpd_params smtpd_params;
@@ -93,6 +100,7 @@ struct smtpd_session {
 	bool tls;
 	bool helo_required; /* after STARTTLS: EHLO again (RFC 3207 4.2) */
 	char *sasl_method, *sasl_username;
+	long long auth_failures; /* failed AUTH attempts (535) */
 	/* smtpd_delay_reject=no: a CONNECT-stage refusal, repeated to every
 	 * MAIL, RCPT, DATA, BDAT and VRFY. */
 	char *connect_reject;
@@ -198,12 +206,28 @@ void smtpd_cmd_not_implemented(struct smtpd_session *s,
 /* smtpd_tls.c: STARTTLS (RFC 3207) and wrapper mode (RFC 8314). */
 /* Build the server context (pre_jail_init: keys may be root-only). */
 void smtpd_tls_init(struct config *c);
+/* Is STARTTLS offered (TLS wanted and its settings loadable so far)? The
+ * server context itself is built on the first handshake. */
+bool smtpd_tls_offered(void);
+/* Free the context and wipe the key material (pre_exit). */
+void smtpd_tls_deinit(void);
 void smtpd_cmd_starttls(struct smtpd_session *s, const struct smtp_command *c);
 /* Wrapper mode: the handshake before the greeting; -1: end the session
  * (logged). */
 int smtpd_tls_wrapper(struct smtpd_session *s);
 /* The Received: header's TLS comment, or nothing. */
 void smtpd_tls_received(const struct smtpd_session *s, struct buf *out);
+
+/* smtpd_auth.c: AUTH (RFC 4954) with SASL PLAIN and LOGIN. */
+/* Read the AUTH parameters (post_init). */
+void smtpd_auth_init(struct config *c);
+void smtpd_auth_deinit(void);
+/* Is AUTH offered to this session (the EHLO keyword)? */
+bool smtpd_auth_offered(const struct smtpd_session *s);
+void smtpd_cmd_auth(struct smtpd_session *s, const struct smtp_command *c);
+/* smtpd_sasl_auth_required: true when MAIL must be refused (the 530 is
+ * sent). */
+bool smtpd_auth_required(struct smtpd_session *s);
 
 /* smtpd_mail.c: MAIL and RCPT. */
 void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *c);

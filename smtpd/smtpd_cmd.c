@@ -2,8 +2,8 @@
  * smtpd_cmd.c: the commands outside the mail transaction: HELO and EHLO
  * (RFC 5321 4.1.1.1, the EHLO keyword list built in one place), RSET
  * (4.1.1.5), NOOP (4.1.1.9), QUIT (4.1.1.10), VRFY (4.1.1.6, 3.5.3: 252
- * when disabled), HELP (4.1.1.8) and the refusals for EXPN, ETRN and
- * AUTH (not offered yet). STARTTLS is in smtpd_tls.c.
+ * when disabled), HELP (4.1.1.8) and the refusals for EXPN and ETRN.
+ * STARTTLS is in smtpd_tls.c, AUTH in smtpd_auth.c.
  * SECURITY: the HELO name is client text: at most one command line,
  * without control characters (the command parser refuses them); it goes
  * through the HELO restrictions before it is kept.
@@ -45,8 +45,7 @@ static void smtpd_helo_common(struct smtpd_session *s,
 		return;
 	}
 	{
-		/* The one place the ESMTP keywords are listed. AUTH
-		 * joins here when it exists. */
+		/* The one place the ESMTP keywords are listed. */
 		char size[64];
 		const char *lines[16];
 		size_t n = 0;
@@ -62,8 +61,11 @@ static void smtpd_helo_common(struct smtpd_session *s,
 		if (!smtpd_params.disable_vrfy)
 			lines[n++] = "VRFY";
 		/* RFC 3207 4.2: not offered again inside TLS. */
-		if (smtpd_params.tls && !s->tls)
+		if (smtpd_tls_offered() && !s->tls)
 			lines[n++] = "STARTTLS";
+		/* RFC 4954 3 (smtpd_auth.c decides when). */
+		if (smtpd_auth_offered(s))
+			lines[n++] = "AUTH PLAIN LOGIN";
 		lines[n++] = "ENHANCEDSTATUSCODES";
 		lines[n++] = "8BITMIME";
 		lines[n++] = "DSN";
@@ -144,15 +146,12 @@ void smtpd_cmd_vrfy(struct smtpd_session *s, const struct smtp_command *c)
 
 void smtpd_cmd_help(struct smtpd_session *s, const struct smtp_command *c)
 {
-	smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT "
-	               "RSET NOOP VRFY HELP QUIT");
+	smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO STARTTLS AUTH MAIL RCPT "
+	               "DATA BDAT RSET NOOP VRFY HELP QUIT");
 }
 
 void smtpd_cmd_not_implemented(struct smtpd_session *s,
                                const struct smtp_command *c)
 {
-	if (c->verb == SMTP_VERB_AUTH)
-		smtpd_reply(s, "503 5.5.1 Error: authentication not enabled");
-	else
-		smtpd_reply(s, "502 5.5.1 Error: command not implemented");
+	smtpd_reply(s, "502 5.5.1 Error: command not implemented");
 }

@@ -16,6 +16,7 @@
 
 #include "msg.h"
 #include "smtpd.h"
+#include "str.h"
 
 bool smtpd_policy(struct smtpd_session *s, enum policy_stage stage,
                   const struct policy_facts *f, const char *verb)
@@ -59,6 +60,8 @@ void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *c)
 	}
 	if (smtpd_refuse_early(s))
 		return;
+	if (smtpd_auth_required(s))
+		return;
 	if (smtp_mail_parse(c->arg, c->arglen, smtpd_params.message_size_limit,
 	                    s->sender, &s->mail, &err) < 0) {
 		smtpd_reply_parse_error(s, &err);
@@ -74,6 +77,11 @@ void smtpd_cmd_mail(struct smtpd_session *s, const struct smtp_command *c)
 		}
 		smtpd_set_state(s, SMTPD_IDLE);
 		return;
+	}
+	if (s->mail.have_auth && s->sasl_username == NULL) {
+		/* RFC 4954 5: from a client that is not authenticated the
+		 * AUTH= value is not trusted: act as if AUTH=<> came. */
+		(void)str_copy(s->mail.auth, sizeof(s->mail.auth), "<>");
 	}
 	smtpd_facts(s, &f);
 	f.sender = buf_str(s->sender);

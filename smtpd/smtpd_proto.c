@@ -21,6 +21,7 @@
  * abusive sessions.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "mem.h"
 #include "msg.h"
@@ -45,7 +46,7 @@ static const struct smtpd_cmd_def smtpd_cmds[SMTP_VERB_COUNT] = {
     [SMTP_VERB_HELO] = {"HELO", smtpd_cmd_helo, false},
     [SMTP_VERB_EHLO] = {"EHLO", smtpd_cmd_ehlo, false},
     [SMTP_VERB_STARTTLS] = {"STARTTLS", smtpd_cmd_starttls, false},
-    [SMTP_VERB_AUTH] = {"AUTH", smtpd_cmd_not_implemented, false},
+    [SMTP_VERB_AUTH] = {"AUTH", smtpd_cmd_auth, false},
     [SMTP_VERB_MAIL] = {"MAIL", smtpd_cmd_mail, false},
     [SMTP_VERB_RCPT] = {"RCPT", smtpd_cmd_rcpt, false},
     [SMTP_VERB_DATA] = {"DATA", smtpd_cmd_data, false},
@@ -215,9 +216,18 @@ static void smtpd_command(struct smtpd_session *s)
 	case SMTPD_READ_OK:
 		break;
 	}
-	if (msg_verbose)
-		msg_info("< %s[%s]: %.*s", s->name, s->addr,
-		         (int)buf_len(s->line), buf_str(s->line));
+	if (msg_verbose) {
+		/* An AUTH line may carry credentials (RFC 4954 4 initial
+		 * response): only its first two words are shown. */
+		size_t shown = buf_len(s->line);
+
+		if (buf_len(s->line) >= 5 &&
+		    strncasecmp(buf_str(s->line), "AUTH ", 5) == 0)
+			shown = 5 + strcspn(buf_str(s->line) + 5, " ");
+		msg_info("< %s[%s]: %.*s%s", s->name, s->addr, (int)shown,
+		         buf_str(s->line),
+		         shown < buf_len(s->line) ? " ..." : "");
+	}
 	if (smtp_command_parse(buf_str(s->line), buf_len(s->line), &cmd) < 0) {
 		s->counts[SMTP_VERB_UNKNOWN].total++;
 		smtpd_reply(s, "500 5.5.2 Error: bad syntax");

@@ -20,8 +20,11 @@ struct smtpd_session *smtpd_session_create(struct stream *client)
 	struct smtpd_session *s = mem_zalloc(sizeof(*s));
 
 	s->client = client;
-	s->in = buf_create(4096, SMTPD_IN_MAX);
-	s->line = buf_create(512, SMTP_LINE_MAX_ANY + 2);
+	/* Allocated at full size once: AUTH data passes through both, and
+	 * a buffer that never moves leaves no copies behind for
+	 * smtpd_auth.c to miss when it wipes them. */
+	s->in = buf_create(SMTPD_IN_MAX, SMTPD_IN_MAX);
+	s->line = buf_create(SMTP_LINE_MAX_ANY + 2, SMTP_LINE_MAX_ANY + 2);
 	s->sender = buf_create(64, 1024);
 	s->first_rcpt = buf_create(64, 1024);
 	s->state = SMTPD_IDLE;
@@ -135,6 +138,11 @@ int smtpd_cleanup_open(struct smtpd_session *s)
 	r |= smtpd_cleanup_attr(s, "ret", s->mail.ret);
 	if (r != 0)
 		s->cleanup_broken = true;
-	msg_info("%s: client=%s[%s]", s->queue_id, s->name, s->addr);
+	if (s->sasl_username != NULL)
+		msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s",
+		         s->queue_id, s->name, s->addr, s->sasl_method,
+		         s->sasl_username);
+	else
+		msg_info("%s: client=%s[%s]", s->queue_id, s->name, s->addr);
 	return 0;
 }

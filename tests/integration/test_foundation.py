@@ -18,7 +18,7 @@ def table_names():
     with open(PARAM_TABLE) as f:
         text = f.read()
     return re.findall(r'(?:\{\s*|\b(?:STR|INT|BOOL|TIME|SIZE)\(\s*)'
-                      r'"([a-z0-9_]+)"\s*,', text)
+                      r'"([A-Za-z0-9_]+)"\s*,', text)
 
 
 class TestInit(PosthornTestCase):

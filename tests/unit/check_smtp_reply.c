@@ -4,6 +4,7 @@
  * lines, control characters, over-long text), the stream reader (EOF,
  * timeout, over-long lines) and the EHLO keyword parser. */
 #include <check.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -190,6 +191,82 @@ START_TEST(test_ehlo_features)
 }
 END_TEST
 
+/* RFC 4954 3: the AUTH keyword, the old "AUTH=" form, hostile names. */
+static const struct {
+	const char *reply;
+	bool has_auth;
+	const char *mechs;
+} auth_cases[] = {
+    {"250-mx\n250-AUTH PLAIN LOGIN\n250 8BITMIME", true, "PLAIN LOGIN"},
+    {"250-mx\n250 auth login plain cram-md5", true, "LOGIN PLAIN CRAM-MD5"},
+    /* Old Microsoft/Netscape form, beside the standard one: each once. */
+    {"250-mx\n250-AUTH=LOGIN PLAIN\n250 AUTH PLAIN LOGIN XOAUTH2", true,
+     "LOGIN PLAIN XOAUTH2"},
+    {"250-mx\n250 AUTH=PLAIN", true, "PLAIN"},
+    {"250-mx\n250 AUTH", true, ""},
+    {"250-mx\n250 AUTH   PLAIN   ", true, "PLAIN"},
+    /* The greeting line is not a keyword line. */
+    {"250-AUTH PLAIN\n250 SIZE", false, ""},
+    {"250 AUTH PLAIN", false, ""},
+    /* Not the AUTH keyword. */
+    {"250-mx\n250 AUTHX PLAIN", false, ""},
+    {"250-mx\n250 XAUTH PLAIN", false, ""},
+    /* Names outside RFC 4422 3.1 syntax or longer than 20 are skipped. */
+    {"250-mx\n250 AUTH PL\xc3\xa4IN P=LAIN ABCDEFGHIJKLMNOPQRSTU LOGIN", true,
+     "LOGIN"},
+    /* Control characters were made spaces by the reader. */
+    {"250-mx\n250 AUTH PL\x01"
+     "AIN",
+     true, "PL AIN"},
+    {"250-mx\n250 AUTH ABCDEFGHIJKLMNOPQRST", true, "ABCDEFGHIJKLMNOPQRST"},
+    {"250-mx\n250 AUTH plain\t LOGIN", true, "PLAIN LOGIN"},
+};
+
+static size_t words(const char *s)
+{
+	size_t n = *s ? 1 : 0;
+
+	for (; *s; s++)
+		n += *s == ' ';
+	return n;
+}
+
+START_TEST(test_ehlo_auth)
+{
+	struct smtp_reply r;
+	struct buf *mechs = buf_create(16, 1024);
+	long long size;
+	size_t n = 0;
+	unsigned f;
+
+	smtp_reply_init(&r);
+	ck_assert_int_eq(feed(&r, auth_cases[_i].reply), SMTP_REPLY_DONE);
+	f = smtp_reply_ehlo_features(&r, &size);
+	ck_assert_int_eq(!!(f & SMTP_EXT_AUTH), auth_cases[_i].has_auth);
+	n = smtp_reply_ehlo_auth(&r, mechs);
+	ck_assert_str_eq(buf_str(mechs), auth_cases[_i].mechs);
+	ck_assert_uint_eq(n, words(auth_cases[_i].mechs));
+	smtp_reply_deinit(&r);
+	buf_destroy(&mechs);
+}
+END_TEST
+
+/* A list longer than the output's limit is cut at a name boundary. */
+START_TEST(test_ehlo_auth_limit)
+{
+	struct smtp_reply r;
+	struct buf *mechs = buf_create(16, 12);
+
+	smtp_reply_init(&r);
+	ck_assert_int_eq(feed(&r, "250-mx\n250 AUTH PLAIN LOGIN CRAM-MD5"),
+	                 SMTP_REPLY_DONE);
+	ck_assert_uint_eq(smtp_reply_ehlo_auth(&r, mechs), 2);
+	ck_assert_str_eq(buf_str(mechs), "PLAIN LOGIN");
+	smtp_reply_deinit(&r);
+	buf_destroy(&mechs);
+}
+END_TEST
+
 Suite *smtp_reply_suite(void)
 {
 	Suite *s = suite_create("smtp_reply");
@@ -200,6 +277,9 @@ Suite *smtp_reply_suite(void)
 	tcase_add_test(tc, test_reply_limits);
 	tcase_add_test(tc, test_reply_read);
 	tcase_add_test(tc, test_ehlo_features);
+	tcase_add_loop_test(tc, test_ehlo_auth, 0,
+	                    sizeof(auth_cases) / sizeof(auth_cases[0]));
+	tcase_add_test(tc, test_ehlo_auth_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
