@@ -28,7 +28,9 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS += -std=c11 -g $(OPT) $(WARN) -fstack-protector-strong -fPIE \
 	-fno-strict-aliasing -MMD -MP
-LDFLAGS += -pie -Wl,-z,relro,-z,now $(SANLD)
+# --as-needed: a program that calls no OpenSSL function itself (the
+# daemons: lib/tls loads it on first use, lib/tls_dl.h) does not map it.
+LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD)
 LIBS := -llmdb $(PKG_LIBS) -lresolv -lcrypt
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 

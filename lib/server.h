@@ -28,6 +28,7 @@ struct server_info {
 	size_t nargs;
 	bool unprivileged; /* runs as mail_owner (set after the drop) */
 	bool chrooted; /* inside queue_directory */
+	bool chroot_next; /* in pre_jail_init: a chroot follows */
 };
 
 /* Callbacks. Each skeleton needs its own handler (service, connect or

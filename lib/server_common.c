@@ -249,6 +249,7 @@ void server_setup(struct server_ctx *ctx, int argc, char **argv,
 		openlog(tag, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	}
 
+	ctx->info.chroot_next = ctx->args.chroot && geteuid() == 0;
 	if (cb->pre_jail_init)
 		cb->pre_jail_init(&ctx->info);
 

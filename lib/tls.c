@@ -388,6 +388,11 @@ struct tls_ctx *tls_client_create(const struct tls_client_params *p,
 	return c;
 }
 
+void tls_library_load(void)
+{
+	(void)tls_dl();
+}
+
 void tls_ctx_destroy(struct tls_ctx **cp)
 {
 	struct tls_ctx *c = *cp;

@@ -73,6 +73,10 @@ struct tls_ctx *tls_server_create(const struct tls_server_params *p,
 struct tls_ctx *tls_client_create(const struct tls_client_params *p,
                                   struct buf *err);
 void tls_ctx_destroy(struct tls_ctx **cp);
+/* Load the OpenSSL libraries now (they are loaded on first use
+ * otherwise): for daemons about to chroot, where they cannot be found
+ * later. Fatal when they cannot be loaded. */
+void tls_library_load(void);
 
 /* Run the server (or client, with o: SNI and protocols) handshake on s within
  * timeout_ms, then install the TLS transport on s (freed by

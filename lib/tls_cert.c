@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,16 +127,25 @@ int tls_ticket_key_create(const char *path, struct buf *err)
 		buf_printf(err, "%s: path too long", path);
 		return -1;
 	}
-	if (RAND_priv_bytes(key, sizeof(key)) != 1) {
-		tls_err(err, "RAND_priv_bytes");
-		return -1;
+	/* The kernel's generator (getrandom(2)), not OpenSSL's: master and
+	 * smtpd's start-up must not load OpenSSL (lib/tls_dl.h). */
+	for (size_t got = 0; got < sizeof(key);) {
+		ssize_t r = getrandom(key + got, sizeof(key) - got, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			buf_printf(err, "getrandom: %s", strerror(errno));
+			return -1;
+		}
+		got += (size_t)r;
 	}
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	          0600);
 	if (fd < 0) {
 		buf_printf(err, "%s: %s", tmp, strerror(errno));
-		OPENSSL_cleanse(key, sizeof(key));
+		explicit_bzero(key, sizeof(key));
 		return -1;
 	}
 	/* Whatever the umask: owner only. */
@@ -145,10 +155,10 @@ int tls_ticket_key_create(const char *path, struct buf *err)
 		buf_printf(err, "%s: %s", tmp, strerror(errno));
 		close(fd);
 		(void)unlink(tmp);
-		OPENSSL_cleanse(key, sizeof(key));
+		explicit_bzero(key, sizeof(key));
 		return -1;
 	}
-	OPENSSL_cleanse(key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 	if (close(fd) < 0 || rename(tmp, path) < 0) {
 		buf_printf(err, "%s: %s", path, strerror(errno));
 		(void)unlink(tmp);
@@ -181,11 +191,11 @@ int tls_ticket_key_read(const char *path, unsigned char *key, struct buf *err)
 	close(fd);
 	if (got != (ssize_t)sizeof(tmp)) {
 		buf_printf(err, "%s: short read", path);
-		OPENSSL_cleanse(tmp, sizeof(tmp));
+		explicit_bzero(tmp, sizeof(tmp));
 		return -1;
 	}
 	memcpy(key, tmp, sizeof(tmp));
-	OPENSSL_cleanse(tmp, sizeof(tmp));
+	explicit_bzero(tmp, sizeof(tmp));
 	return 0;
 }
 

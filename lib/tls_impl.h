@@ -8,6 +8,8 @@
 #include <openssl/x509.h>
 
 #include "buf.h"
+/* Last: OpenSSL functions are called through tls_dl() (lib/tls_dl.h). */
+#include "tls_dl.h"
 
 /* The index of the first of names[0..n) that x matches (RFC 6125 via
  * X509_check_host), else -1. */

@@ -89,6 +89,10 @@ static void smtpd_post_init(const struct server_info *si)
 static void smtpd_pre_jail_init(const struct server_info *si)
 {
 	smtpd_tls_init(si->config);
+	/* OpenSSL is otherwise loaded at the first handshake, which a
+	 * chroot would make impossible (lib/tls_dl.h). */
+	if (si->chroot_next && smtpd_tls_offered())
+		tls_library_load();
 }
 
 static void smtpd_pre_exit(const struct server_info *si)
