@@ -495,6 +495,18 @@ void stream_discard_input(struct stream *s)
 	s->rpos = s->rlen = 0;
 }
 
+void stream_wipe(struct stream *s)
+{
+	/* Written bytes lie beyond wlen (the buffer restarts at 0 after
+	 * each flush); read bytes before rpos. */
+	explicit_bzero(s->wbuf + s->wlen, sizeof(s->wbuf) - s->wlen);
+	explicit_bzero(s->rbuf, s->rpos);
+	if (s->rpos == s->rlen) {
+		explicit_bzero(s->rbuf, sizeof(s->rbuf));
+		s->rpos = s->rlen = 0;
+	}
+}
+
 /* Write all of data through the transport before deadline; 0 or a status
  * (sticky; the write buffer is dropped since the peer's view is lost). */
 static int stream_write_all(struct stream *s, const void *data, size_t len,

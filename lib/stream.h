@@ -79,6 +79,10 @@ int stream_read_exact(struct stream *s, void *data, size_t len);
 size_t stream_buffered(const struct stream *s);
 /* Throw away everything buffered on the read side (after STARTTLS). */
 void stream_discard_input(struct stream *s);
+/* Overwrite the parts of the stream's own buffers that were already
+ * written out or read (SASL responses hold credentials); pending output
+ * and unread input are kept. */
+void stream_wipe(struct stream *s);
 
 /* Buffer len bytes for writing (flushing when the buffer fills);
  * 0 or STREAM_TIMEOUT/STREAM_ERROR. */

@@ -134,6 +134,8 @@ static int smtp_sasl_send(struct smtp_session *s, struct buf *line,
 	int rc = smtp_session_write(s, buf_str(line), smtp_params.helo_ms);
 
 	buf_reset(line);
+	/* The stream's write buffer still holds the line. */
+	stream_wipe(s->stream);
 	if (rc == 0)
 		rc = smtp_session_reply(s, r, smtp_params.helo_ms);
 	return rc;

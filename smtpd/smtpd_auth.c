@@ -115,6 +115,8 @@ static void smtpd_auth_wipe_input(struct smtpd_session *s)
 {
 	char *p;
 
+	/* The stream's read buffer held the line before s->in did. */
+	stream_wipe(s->client);
 	if (s->in_off > 0) {
 		explicit_bzero(buf_data(s->in), s->in_off);
 		return;

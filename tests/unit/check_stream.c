@@ -660,6 +660,42 @@ START_TEST(test_read_and_read_exact)
 }
 END_TEST
 
+/* stream_wipe keeps what is not yet read or written: unread input is
+ * still read after it, pending output still goes out on flush. */
+START_TEST(test_wipe_keeps_pending)
+{
+	struct stream *in, *out;
+	char got[64];
+	int fds[2], ofds[2];
+
+	ck_assert_int_eq(pipe(fds), 0);
+	write_fd(fds[1], B("AUTH secret\r\nNEXT\r\n"));
+	close(fds[1]);
+	in = stream_open(fds[0]);
+	ck_assert_int_eq(stream_read_exact(in, got, 13), 0);
+	ck_assert_mem_eq(got, "AUTH secret\r\n", 13);
+	stream_wipe(in);
+	ck_assert_int_eq(stream_read_exact(in, got, 6), 0);
+	ck_assert_mem_eq(got, "NEXT\r\n", 6);
+	stream_wipe(in); /* everything read: the buffer starts over */
+	ck_assert_int_eq(stream_read_exact(in, got, 1), STREAM_EOF);
+	stream_close(&in);
+
+	ck_assert_int_eq(pipe(ofds), 0);
+	out = stream_open(ofds[1]);
+	ck_assert_int_eq(stream_write(out, "secret\r\n", 8), 0);
+	ck_assert_int_eq(stream_flush(out), 0);
+	stream_wipe(out);
+	ck_assert_int_eq(stream_write(out, "pending", 7), 0);
+	stream_wipe(out);
+	ck_assert_int_eq(stream_flush(out), 0);
+	stream_close(&out);
+	ck_assert_int_eq(read(ofds[0], got, sizeof(got)), 15);
+	ck_assert_mem_eq(got, "secret\r\npending", 15);
+	close(ofds[0]);
+}
+END_TEST
+
 /* Reads that keep getting interrupted by signals (no SA_RESTART) and
  * non-blocking fds that say EAGAIN still deliver the line. */
 static volatile sig_atomic_t alarm_ticks;
@@ -737,6 +773,7 @@ Suite *stream_suite(void)
 	tcase_add_test(tc, test_buffered_and_discard);
 	tcase_add_test(tc, test_transport_ops);
 	tcase_add_test(tc, test_read_and_read_exact);
+	tcase_add_test(tc, test_wipe_keeps_pending);
 	tcase_add_loop_test(tc, test_eintr_and_nonblocking, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
