@@ -314,18 +314,21 @@ class SmtpdPolicyTest(PosthornTestCase):
         inst = self.instance(smtpd_client_connection_count_limit="2",
                              smtpd_client_event_limit_exceptions="127.0.0.3")
         port = inst.port("smtp")
-        first = [Client(port), Client(port)]
+        # From 127.0.0.4: the harness's port probe came from 127.0.0.1,
+        # and its session may still be counted for a moment.
+        src = "127.0.0.4"
+        first = [Client(port, src), Client(port, src)]
         for c in first:
             self.addCleanup(c.close)
             self.assertEqual(c.reply()[0], 220)
-        third = Client(port)
+        third = Client(port, src)
         self.addCleanup(third.close)
         code, text = third.reply()
         self.assertEqual(code, 421)
         self.assertEqual(text, "4.7.0 mail.example.test Error: too many "
-                               "connections from 127.0.0.1")
+                               "connections from 127.0.0.4")
         self.assert_log(inst, r"warning: Connection concurrency limit "
-                              r"exceeded: 3 from \S+\[127\.0\.0\.1\] for "
+                              r"exceeded: 3 from \S+\[127\.0\.0\.4\] for "
                               r"service %d" % port)
         # The exception list is never limited.
         others = [Client(port, "127.0.0.3") for _ in range(4)]
@@ -336,7 +339,7 @@ class SmtpdPolicyTest(PosthornTestCase):
         first[0].close()
 
         def accepted():
-            c = Client(port)
+            c = Client(port, src)
             try:
                 code, _ = c.reply()
             finally:
