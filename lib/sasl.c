@@ -190,6 +190,14 @@ int sasl_plain_decode(const char *msg, size_t len,
 }
 
 /* Fail the exchange with reason why. */
+/* The credentials are complete: the exchange is over. */
+static enum sasl_status sasl_server_done(struct sasl_server *s)
+{
+	s->state = SASL_S_OVER;
+	s->done = true;
+	return SASL_DONE;
+}
+
 static enum sasl_status sasl_server_fail(struct sasl_server *s, const char *why)
 {
 	s->why = why;
@@ -247,9 +255,7 @@ static enum sasl_status sasl_server_input(struct sasl_server *s,
 		sasl_buf_wipe(s->decoded);
 		if (r < 0)
 			return sasl_server_fail(s, why);
-		s->state = SASL_S_OVER;
-		s->done = true;
-		return SASL_DONE;
+		return sasl_server_done(s);
 	case SASL_S_LOGIN_USER:
 		r = sasl_id_copy(s->authcid, d, n, &why);
 		sasl_buf_wipe(s->decoded);
@@ -262,9 +268,7 @@ static enum sasl_status sasl_server_input(struct sasl_server *s,
 		sasl_buf_wipe(s->decoded);
 		if (r < 0)
 			return sasl_server_fail(s, why);
-		s->state = SASL_S_OVER;
-		s->done = true;
-		return SASL_DONE;
+		return sasl_server_done(s);
 	case SASL_S_START:
 	case SASL_S_OVER:
 		break;
