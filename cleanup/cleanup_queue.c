@@ -8,7 +8,8 @@
  * may the client hear "queued". Then qmgr is poked through public/qmgr.
  * The working directory is queue_directory (cleanup.c).
  * SECURITY: runs as mail_owner; files are created 0600 with O_EXCL and
- * O_NOFOLLOW; a full disk or an I/O error fails the message with a
+ * O_NOFOLLOW (or taken from qmgr's pool of emptied files in incoming/,
+ * queue_pool.h); a full disk or an I/O error fails the message with a
  * temporary error (4.3.1 / 4.3.0) and the partial file is removed, so no
  * acknowledged file is ever truncated.
  */
@@ -26,6 +27,7 @@
 #include "mem.h"
 #include "msg.h"
 #include "number.h"
+#include "queue_pool.h"
 #include "server_listen.h"
 #include "str.h"
 
@@ -93,7 +95,8 @@ int cleanup_queue_create(struct cleanup_state *st)
 {
 	struct buf *path = buf_create(64, 256);
 	struct stat sb;
-	int fd;
+	bool recycled;
+	int fd = -1;
 
 	if (st->status != 0)
 		goto fail;
@@ -104,15 +107,22 @@ int cleanup_queue_create(struct cleanup_state *st)
 	gettimeofday(&st->arrival, NULL);
 	buf_sprintf(path, "%s/%s%ld.%lu", QUEUE_INCOMING, CLEANUP_TMP_PREFIX,
 	            (long)getpid(), ++cleanup_tmp_seq);
-	fd = open(buf_str(path),
-	          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* A recycled file if qmgr left one (queue_pool.h), else a new one. */
+	recycled = cleanup_incoming_fd >= 0 &&
+	           (fd = queue_pool_take(cleanup_incoming_fd,
+	                                 buf_str(path) + sizeof(QUEUE_INCOMING),
+	                                 &sb)) >= 0;
+	if (!recycled)
+		fd = open(buf_str(path),
+		          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		          0600);
 	if (fd < 0) {
 		cleanup_queue_error(st, "create");
 		goto fail;
 	}
 	st->fd = fd;
 	st->tmp_path = buf_steal(path);
-	if (fstat(fd, &sb) < 0) {
+	if (!recycled && fstat(fd, &sb) < 0) {
 		cleanup_queue_error(st, "fstat");
 		goto fail;
 	}

@@ -31,6 +31,7 @@
 #include "mem.h"
 #include "msg.h"
 #include "qmgr.h"
+#include "queue_pool.h"
 #include "server.h"
 #include "str.h"
 
@@ -571,6 +572,14 @@ static void qmgr_message_finish(struct qmgr_message *m)
 	qmgr_bounce_next(m);
 }
 
+/* The message's file is gone from the queue: its logs go too. */
+static void qmgr_message_removed(struct qmgr_message *m)
+{
+	qmgr_log_remove(QUEUE_DEFER, m->id);
+	qmgr_log_remove(QUEUE_BOUNCE, m->id);
+	msg_info("%s: removed", m->id);
+}
+
 /* Remove the file and its logs, or move it to deferred/ with its next
  * attempt as mtime; then forget it. */
 static void qmgr_message_final(struct qmgr_message *m)
@@ -580,6 +589,17 @@ static void qmgr_message_final(struct qmgr_message *m)
 	                   (m->bounce_failed ? qmgr_count(m, QR_EXPIRED) : 0);
 
 	queue_path(QUEUE_ACTIVE, m->id, from);
+	if (remaining == 0 && !m->bounce_failed) {
+		/* Done: the file goes to cleanup's pool (queue_pool.h), or is
+		 * removed when the pool is full. */
+		if ((m->fd >= 0 || qmgr_open_fd(m) == 0) &&
+		    queue_pool_put(m->fd, buf_str(from)) == 0)
+			qmgr_message_removed(m);
+		else if (unlink(buf_str(from)) == 0)
+			qmgr_message_removed(m);
+		else if (errno != ENOENT)
+			msg_warn("%s: remove %s: %m", m->id, buf_str(from));
+	}
 	if (m->fd >= 0) {
 		close(m->fd);
 		m->fd = -1;
@@ -615,16 +635,6 @@ static void qmgr_message_final(struct qmgr_message *m)
 			    errno != ENOENT)
 				msg_warn("%s: move to %s: %m", m->id,
 				         buf_str(to));
-		}
-	} else {
-		if (unlink(buf_str(from)) < 0) {
-			if (errno != ENOENT)
-				msg_warn("%s: remove %s: %m", m->id,
-				         buf_str(from));
-		} else {
-			qmgr_log_remove(QUEUE_DEFER, m->id);
-			qmgr_log_remove(QUEUE_BOUNCE, m->id);
-			msg_info("%s: removed", m->id);
 		}
 	}
 	buf_destroy(&from);

@@ -205,6 +205,51 @@ class TestMaildirDelivery(LocalTestCase):
         self.assertEqual(self.files(inst, "bob@example.test"), [])
 
 
+class TestQueuePool(LocalTestCase):
+    """Queue files are recycled (lib/queue_pool.c): qmgr moves a finished
+    file into incoming/.pool.N, emptied, and cleanup writes the next
+    message into it, so the next queue ID carries the same inode."""
+
+    def pool(self, inst):
+        d = os.path.join(inst.dir, "queue", "incoming")
+        return {n: os.stat(os.path.join(d, n))
+                for n in os.listdir(d) if n.startswith(".pool.")}
+
+    def test_finished_file_is_reused(self):
+        inst = self.instance()
+        self.add_user(inst, "bob@example.test")
+        inst.start()
+        port = inst.port("smtp")
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.sendmail("a@example.org", ["bob@example.test"],
+                       b"Subject: one\r\n\r\nfirst\r\n")
+        first = self.wait_log(inst, r"qmgr\[\d+\]: (\w+): removed").group(1)
+        self.wait_files(inst, "bob@example.test", 1)
+        ok = wait_for(lambda: len(self.pool(inst)) == 1, timeout=LOG_TIMEOUT)
+        self.assertTrue(ok, "no file in the pool: %r" % self.pool(inst))
+        (name, st), = self.pool(inst).items()
+        self.assertEqual(st.st_size, 0)  # emptied: no old mail kept
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertTrue(first.endswith("Q%X" % st.st_ino), first)
+        # Nothing that lists the queue sees it.
+        self.assertNotIn("pool", inst.posthorn("queue", "list").stdout)
+
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+            s.sendmail("a@example.org", ["bob@example.test"],
+                       b"Subject: two\r\n\r\nsecond\r\n")
+        self.wait_files(inst, "bob@example.test", 2)
+        ids = wait_for(lambda: [i for i in re.findall(
+            r"qmgr\[\d+\]: (\w+): removed", inst.log()) if i != first],
+            timeout=LOG_TIMEOUT)
+        self.assertTrue(ids)
+        self.assertNotEqual(ids[0], first)
+        self.assertTrue(ids[0].endswith("Q%X" % st.st_ino),
+                        "%s did not reuse inode %X" % (ids[0], st.st_ino))
+        bodies = sorted(self.parse(f).get_payload()
+                        for f in self.files(inst, "bob@example.test"))
+        self.assertEqual(bodies, ["first\n", "second\n"])
+
+
 class TestAliases(LocalTestCase):
 
     def out_dir(self, inst):
