@@ -59,6 +59,7 @@ struct cleanup_state {
 	/* The queue file (cleanup_queue.c). */
 	int fd; /* -1: none yet */
 	char *tmp_path; /* incoming/.tmp.PID.N */
+	bool recycled; /* the file came from the pool (queue_pool.h) */
 	char queue_id[QUEUE_ID_MAX];
 	struct timeval arrival;
 	struct queue_writer *writer;

@@ -121,6 +121,7 @@ int cleanup_queue_create(struct cleanup_state *st)
 		goto fail;
 	}
 	st->fd = fd;
+	st->recycled = recycled;
 	st->tmp_path = buf_steal(path);
 	if (!recycled && fstat(fd, &sb) < 0) {
 		cleanup_queue_error(st, "fstat");
@@ -231,6 +232,13 @@ int cleanup_queue_commit(struct cleanup_state *st)
 	if (pwrite(st->fd, buf_str(size), buf_len(size), st->size_offset) !=
 	    (ssize_t)buf_len(size)) {
 		cleanup_queue_error(st, "write");
+		goto fail;
+	}
+	/* A recycled file may be longer than this message: cut it to
+	 * length (queue_pool.h). */
+	if (st->recycled &&
+	    ftruncate(st->fd, queue_writer_offset(st->writer)) < 0) {
+		cleanup_queue_error(st, "truncate");
 		goto fail;
 	}
 	if (fsync(st->fd) < 0) {

@@ -11,9 +11,13 @@
  * process: the slot counter is its own); cleanup processes take, and a
  * rename is the claim: of two processes renaming the same name, one gets
  * ENOENT and tries the next. Durability: a pooled file is never a queue
- * file (dot name) and is emptied by qmgr after the move; cleanup writes
- * it under its own dot name and renames it to the queue ID only after
- * the fsync, exactly as a new file (cleanup_queue.c).
+ * file (dot name); cleanup overwrites it under its own dot name, cuts it
+ * to length and renames it to the queue ID only after the fsync, exactly
+ * as a new file (cleanup_queue.c). Small files keep their old bytes in
+ * the pool (mode 0600 in mail_owner's 0700 incoming/, overwritten by the
+ * next message): emptying them freed blocks that the next message
+ * allocated again, with a synchronous discard on a file system mounted
+ * with -o discard.
  * SECURITY: incoming/ is mail_owner's, mode 0700; a taken file must be a
  * plain file with one link owned by this user, opened with O_NOFOLLOW,
  * or it is removed.
@@ -50,10 +54,14 @@ int queue_pool_put(int fd, const char *path)
 			msg_panic("queue_pool_put: name too long");
 		if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) ==
 		    0) {
+			struct stat sb;
+
 			/* Moved first, emptied second: a crash in between
 			 * leaves a full file in the pool (taken files are
-			 * emptied again), never an empty file in active/. */
-			if (ftruncate(fd, 0) < 0)
+			 * overwritten anyway), never an empty one in active/. */
+			if (fstat(fd, &sb) == 0 &&
+			    sb.st_size > QUEUE_POOL_KEEP_MAX &&
+			    ftruncate(fd, 0) < 0)
 				msg_warn("queue_pool_put: empty %s: %m", to);
 			return 0;
 		}
@@ -135,8 +143,7 @@ static int queue_pool_open(int incoming_fd, const char *tmp_name,
 		return -1;
 	}
 	if (fstat(fd, sb) < 0 || !S_ISREG(sb->st_mode) || sb->st_nlink != 1 ||
-	    sb->st_uid != geteuid() ||
-	    (sb->st_size != 0 && ftruncate(fd, 0) < 0)) {
+	    sb->st_uid != geteuid()) {
 		msg_warn("queue_pool_take: %s/%s is not a pooled queue file: "
 		         "removed",
 		         QUEUE_INCOMING, tmp_name);
@@ -144,7 +151,6 @@ static int queue_pool_open(int incoming_fd, const char *tmp_name,
 		queue_pool_discard(incoming_fd, tmp_name);
 		return -1;
 	}
-	sb->st_size = 0;
 	return fd;
 }
 

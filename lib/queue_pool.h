@@ -11,18 +11,25 @@
 
 /* How many files the pool holds at most (its slots). */
 #define QUEUE_POOL_SLOTS 128
+/* Files up to this size keep their bytes in the pool (the next message
+ * overwrites them in place: no blocks freed, discarded and allocated
+ * again); larger ones are emptied. */
+#define QUEUE_POOL_KEEP_MAX (64 * 1024)
 #define QUEUE_POOL_PREFIX ".pool."
 
 /* qmgr: move the finished queue file at path (relative to the working
  * directory, the queue directory), open as fd (writable), into a free
- * slot of incoming/ and empty it. 0 on success; -1 when every slot tried
+ * slot of incoming/, emptied if larger than QUEUE_POOL_KEEP_MAX. 0 on
+ * success; -1 when every slot tried
  * is taken or on an error (errno): the caller removes the file itself. */
 int queue_pool_put(int fd, const char *path);
 
 /* cleanup: claim a pooled file by renaming it to tmp_name in the
- * directory incoming_fd (incoming/). Returns it open for writing and
- * empty, with its status in *sb, or -1 when the pool has none (the
- * caller creates a new file). Files that are not plain, singly linked
+ * directory incoming_fd (incoming/). Returns it open for writing at
+ * offset 0, with its status in *sb, or -1 when the pool has none (the
+ * caller creates a new file). It may still hold an old message's bytes
+ * (st_size): the caller overwrites them and cuts the file to its new
+ * length before the fsync. Files that are not plain, singly linked
  * files of this user are removed, never used. */
 int queue_pool_take(int incoming_fd, const char *tmp_name, struct stat *sb);
 

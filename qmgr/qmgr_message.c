@@ -4,11 +4,13 @@
  * outcome in the queue file (done marks, fsync'ed) and the defer/bounce
  * logs, and when every recipient of this pass is settled ask the bounce
  * service for the notices it needs, then either move the file to
- * deferred/ (mtime = next attempt) or remove it. Owns struct
+ * deferred/ (mtime = next attempt) or retire it (cleanup's pool of
+ * recycled files, queue_pool.h; removed when the pool is full). Owns struct
  * qmgr_message.
  * Durability: a failure goes into bounce/H/ID (fsync'ed) before the
  * recipient is marked done, and a done mark is fsync'ed before the
- * recipient is forgotten; the bounce log is removed only after the
+ * recipient is forgotten (unless every recipient is done and the file
+ * leaves the queue at once); the bounce log is removed only after the
  * bounce service said the notice is queued (status 0), and the queue
  * file only after that. A crash anywhere leaves the message to be
  * delivered again (duplicates possible, loss not).
@@ -271,9 +273,26 @@ static int qmgr_mark_done(struct qmgr_message *m, size_t i)
 	return 0;
 }
 
+/* Has every recipient been delivered, with no notice to ask for? Then
+ * the file leaves the queue as soon as this pass ends. */
+static bool qmgr_message_delivered(const struct qmgr_message *m)
+{
+	if (m->nsucc > 0)
+		return false;
+	for (size_t i = 0; i < m->env.nrcpts; i++)
+		if (m->state[i] != QR_DONE)
+			return false;
+	return true;
+}
+
 void qmgr_message_sync(struct qmgr_message *m)
 {
-	if (m->need_sync && m->fd >= 0 && fdatasync(m->fd) < 0)
+	/* The done marks of a file that is about to leave the queue need
+	 * not be durable: they survive any process crash in the page
+	 * cache, and a system crash before the file is gone only delivers
+	 * again, in the window DESIGN.md allows duplicates in. */
+	if (m->need_sync && m->fd >= 0 && !qmgr_message_delivered(m) &&
+	    fdatasync(m->fd) < 0)
 		msg_warn("%s: fsync: %m", m->id);
 	m->need_sync = false;
 	if (m->holds == 0 && m->fd >= 0) {

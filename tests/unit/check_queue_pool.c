@@ -1,9 +1,9 @@
 /* check_queue_pool.c: unit tests for lib/queue_pool.c in a temporary
  * queue directory (active/ and incoming/, the working directory as in
- * qmgr): a finished file goes into the pool emptied and comes out as the
- * same inode under cleanup's name; an empty pool and a full pool say so
- * (the caller then creates or removes); a pooled file left full by a
- * crash is emptied when taken; files that are not plain single-link
+ * qmgr): a finished file goes into the pool and comes out as the same
+ * inode under cleanup's name; an empty pool and a full pool say so
+ * (the caller then creates or removes); small files keep their bytes
+ * (the next message overwrites them), large ones are emptied; files that are not plain single-link
  * files are removed, never handed out. */
 #include <check.h>
 #include <dirent.h>
@@ -107,13 +107,14 @@ START_TEST(test_put_then_take_same_inode)
 	ck_assert_int_eq(count_pool(), 1);
 	ck_assert_int_eq(
 	    stat(QUEUE_INCOMING "/" QUEUE_POOL_PREFIX "0", &pooled), 0);
-	ck_assert_int_eq(pooled.st_size, 0); /* emptied by put */
+	ck_assert_int_eq(pooled.st_size, 11); /* small: kept, overwritten */
 	ck_assert_uint_eq(pooled.st_ino, ino);
 
 	taken = queue_pool_take(incoming_fd, ".tmp.1", &sb);
 	ck_assert_int_ge(taken, 0);
 	ck_assert_uint_eq(sb.st_ino, ino);
-	ck_assert_int_eq(sb.st_size, 0);
+	ck_assert_int_eq(sb.st_size, 11);
+	ck_assert_int_eq(lseek(taken, 0, SEEK_CUR), 0);
 	ck_assert_int_eq(count_pool(), 0);
 	ck_assert_int_eq(access(QUEUE_INCOMING "/.tmp.1", F_OK), 0);
 	/* Open for writing. */
@@ -159,23 +160,23 @@ START_TEST(test_full_pool_refuses)
 }
 END_TEST
 
-START_TEST(test_full_file_left_by_crash_is_emptied)
+START_TEST(test_large_file_emptied)
 {
+	static char big[QUEUE_POOL_KEEP_MAX + 1];
 	struct stat sb;
-	int fd;
+	int fd = finished_file("L", NULL);
 
-	/* A crash between put's rename and its truncation. */
-	fd = open(QUEUE_INCOMING "/" QUEUE_POOL_PREFIX "7",
-	          O_WRONLY | O_CREAT | O_EXCL, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "delivered message", 17), 17);
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
+	ck_assert_int_eq(queue_pool_put(fd, QUEUE_ACTIVE "/L"), 0);
 	close(fd);
+	ck_assert_int_eq(stat(QUEUE_INCOMING "/" QUEUE_POOL_PREFIX "0", &sb),
+	                 0);
+	ck_assert_int_eq(sb.st_size, 0);
 	fd = queue_pool_take(incoming_fd, ".tmp.9", &sb);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(sb.st_size, 0);
 	close(fd);
-	ck_assert_int_eq(stat(QUEUE_INCOMING "/.tmp.9", &sb), 0);
-	ck_assert_int_eq(sb.st_size, 0);
 }
 END_TEST
 
@@ -214,7 +215,7 @@ Suite *queue_pool_suite(void)
 	tcase_add_test(tc, test_put_then_take_same_inode);
 	tcase_add_test(tc, test_empty_pool);
 	tcase_add_test(tc, test_full_pool_refuses);
-	tcase_add_test(tc, test_full_file_left_by_crash_is_emptied);
+	tcase_add_test(tc, test_large_file_emptied);
 	tcase_add_test(tc, test_unfit_files_removed);
 	suite_add_tcase(s, tc);
 	return s;
