@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
@@ -312,13 +313,27 @@ void server_notify(enum server_state state)
 	}
 }
 
+/* Block SIGTERM (and SIGINT) between the test of the stop flag and a
+ * wait that unblocks it atomically (ppoll, epoll_pwait with *old), so a
+ * SIGTERM is never slept through. True if the process should stop. */
+static bool server_block_term(sigset_t *old)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, old);
+	return server_stop_flag != 0;
+}
+
 int server_wait(struct pollfd *fds, int nfds, int timeout_ms, bool finishing)
 {
 	static bool master_gone;
 	static struct pollfd *all;
 	static int all_cap;
 	struct timespec ts, *tsp = NULL;
-	sigset_t block, old;
+	sigset_t old;
 	int n;
 
 	if (nfds + 1 > all_cap) {
@@ -336,13 +351,7 @@ int server_wait(struct pollfd *fds, int nfds, int timeout_ms, bool finishing)
 		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
 		tsp = &ts;
 	}
-	/* Block SIGTERM between the flag test and the wait, and let ppoll
-	 * unblock it atomically, so a SIGTERM is never slept through. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &old);
-	if (server_stop_flag && !finishing) {
+	if (server_block_term(&old) && !finishing) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return -1;
 	}
@@ -365,6 +374,76 @@ int server_wait(struct pollfd *fds, int nfds, int timeout_ms, bool finishing)
 	for (int i = 0; i < nfds; i++)
 		fds[i].revents = all[i].revents;
 	return n;
+}
+
+int server_wait_exclusive(struct pollfd *fds, int nfds, int timeout_ms)
+{
+	static int ep = -1;
+	struct epoll_event ev[SERVER_MAX_LISTEN + 1];
+	sigset_t old;
+	int n, ready = 0;
+
+	if (ep == -2 || nfds > SERVER_MAX_LISTEN)
+		return server_wait(fds, nfds, timeout_ms, false);
+	if (ep < 0) {
+		struct epoll_event e;
+
+		/* EPOLLEXCLUSIVE (Linux 4.5): a new client wakes one idle
+		 * process, not every process of the service, as poll() does
+		 * (each woke, lost the accept race and slept again: several
+		 * context switches per client). */
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		for (int i = 0; i < nfds && ep >= 0; i++) {
+			e.events = EPOLLIN | EPOLLEXCLUSIVE;
+			e.data.u32 = (uint32_t)i;
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &e) < 0) {
+				close(ep);
+				ep = -1;
+			}
+		}
+		/* Master's pipe: EPOLLERR once master is gone. */
+		e.events = 0;
+		e.data.u32 = (uint32_t)nfds;
+		if (ep >= 0 &&
+		    epoll_ctl(ep, EPOLL_CTL_ADD, SERVER_STATUS_FD, &e) < 0) {
+			close(ep);
+			ep = -1;
+		}
+		if (ep < 0) {
+			msg_warn("epoll: %m: waiting with poll()");
+			ep = -2;
+			return server_wait(fds, nfds, timeout_ms, false);
+		}
+	}
+	if (server_block_term(&old)) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	n = epoll_pwait(ep, ev, nfds + 1, timeout_ms, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (n < 0) {
+		if (errno != EINTR)
+			msg_fatal("epoll_wait: %m");
+		return server_stop_flag ? -1 : 0;
+	}
+	for (int i = 0; i < nfds; i++)
+		fds[i].revents = 0;
+	for (int i = 0; i < n; i++) {
+		uint32_t k = ev[i].data.u32;
+
+		if (k == (uint32_t)nfds) {
+			if (msg_verbose)
+				msg_info("master is gone: exiting");
+			server_stop_flag = 1;
+			return -1;
+		}
+		fds[k].revents =
+		    (short)((ev[i].events & EPOLLIN ? POLLIN : 0) |
+		            (ev[i].events & EPOLLHUP ? POLLHUP : 0) |
+		            (ev[i].events & EPOLLERR ? POLLERR : 0));
+		ready++;
+	}
+	return ready;
 }
 
 /* Receive one descriptor over a UNIX-domain connection (pass services),

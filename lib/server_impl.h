@@ -34,6 +34,10 @@ void server_notify(enum server_state state);
  * already knows it stops and is serving its last clients), it never
  * returns -1. */
 int server_wait(struct pollfd *fds, int nfds, int timeout_ms, bool finishing);
+/* server_wait for a process waiting for its next client on the
+ * listeners fds (always the same ones, no finishing): the same results,
+ * but a new client wakes one waiting process of the service, not all. */
+int server_wait_exclusive(struct pollfd *fds, int nfds, int timeout_ms);
 /* Accept a client on a listener; for pass services, receive the client
  * fd master's peer passes. The fd, or -1: *fatal_error tells whether the
  * listener is gone for good (closed by master on reload or stop). */

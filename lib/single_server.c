@@ -41,7 +41,7 @@ void single_server_main(int argc, char **argv,
 
 		if (left <= 0)
 			server_exit(&ctx, 0); /* max_idle */
-		n = server_wait(fds, ctx.nlisten, (int)left, false);
+		n = server_wait_exclusive(fds, ctx.nlisten, (int)left);
 		if (n < 0)
 			server_exit(&ctx, 0); /* SIGTERM or master gone */
 		for (int i = 0; i < ctx.nlisten && n > 0 && fd < 0; i++) {
