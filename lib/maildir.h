@@ -32,6 +32,10 @@ struct maildir_delivery {
 	bool quota_bounce; /* over quota: 5.2.2 instead of 4.2.2 */
 };
 
+/* Deliver through an unnamed file in new/ (O_TMPFILE, the default; off
+ * by itself where the file system or a missing /proc does not allow it)
+ * or, with on false, through tmp/ as the spec describes. */
+void maildir_set_tmpfile(bool on);
 /* Deliver. Returns 2 (delivered: name holds "new/FILE"), 4 (try again)
  * or 5 (failed for good), with an RFC 3463 code in dsn and the reason
  * ("mailbox full", "maildir .../tmp: No such file or directory") in

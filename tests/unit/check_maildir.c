@@ -1,6 +1,6 @@
 /* check_maildir.c: unit tests for lib/maildir.c: unique names, delivery
  * into a temporary Maildir (one complete file in new/ named with its
- * size, nothing left in tmp/), failures that leave nothing behind (no
+ * size, made unnamed in new/ and linked, tmp/ never touched), failures that leave nothing behind (no
  * Maildir, a broken source), the quota scan (S= sizes and lstat) and its
  * 4.2.2 / 5.2.2 answers, and delivery from a real queue file through
  * queue_reader_create_content, as local reads it. */
@@ -160,9 +160,17 @@ START_TEST(test_deliver)
 	    false};
 	struct buf *name = buf_create(0, 0), *reason = buf_create(0, 0);
 	char dsn[16], names[8][512], path[1024];
+	struct stat tmp_before, tmp_after;
 	size_t len;
 
+	snprintf(path, sizeof(path), "%s/tmp", tmpdir);
+	ck_assert_int_eq(stat(path, &tmp_before), 0);
+	usleep(20000); /* a change to tmp/ would show in its mtime */
 	ck_assert_int_eq(maildir_deliver(&d, name, dsn, reason), 2);
+	/* O_TMPFILE + linkat: no name was ever made in tmp/. */
+	ck_assert_int_eq(stat(path, &tmp_after), 0);
+	ck_assert_int_eq(tmp_after.st_mtim.tv_sec, tmp_before.st_mtim.tv_sec);
+	ck_assert_int_eq(tmp_after.st_mtim.tv_nsec, tmp_before.st_mtim.tv_nsec);
 	ck_assert_str_eq(dsn, "2.0.0");
 	ck_assert_str_eq(buf_str(reason), "delivered to maildir");
 	ck_assert_int_eq(list_dir("tmp", names), 0);
@@ -189,6 +197,39 @@ START_TEST(test_deliver)
 	ck_assert_int_eq(maildir_deliver(&d, name, dsn, reason), 2);
 	ck_assert_int_eq(list_dir("new", names), 2);
 	ck_assert_str_ne(names[0], names[1]);
+	buf_destroy(&name);
+	buf_destroy(&reason);
+}
+END_TEST
+
+/* The spec's way, through tmp/: the same result, nothing left in tmp/. */
+START_TEST(test_deliver_through_tmp)
+{
+	const char *msg = "Subject: hi\n\nbody\n";
+	struct src s = {msg, 0, 7, 0, -1};
+	struct maildir_delivery d = {
+	    tmpdir, NULL, src_read, &s, (long long)strlen(msg), 0, false};
+	struct buf *name = buf_create(0, 0), *reason = buf_create(0, 0);
+	char dsn[16], names[8][512], path[1024];
+	struct stat tmp_before, tmp_after;
+	size_t len;
+
+	maildir_set_tmpfile(false);
+	snprintf(path, sizeof(path), "%s/tmp", tmpdir);
+	ck_assert_int_eq(stat(path, &tmp_before), 0);
+	usleep(20000);
+	ck_assert_int_eq(maildir_deliver(&d, name, dsn, reason), 2);
+	ck_assert_int_eq(stat(path, &tmp_after), 0);
+	ck_assert_msg(tmp_after.st_mtim.tv_nsec != tmp_before.st_mtim.tv_nsec ||
+	                  tmp_after.st_mtim.tv_sec != tmp_before.st_mtim.tv_sec,
+	              "tmp/ was not used");
+	ck_assert_int_eq(list_dir("tmp", names), 0);
+	ck_assert_int_eq(list_dir("new", names), 1);
+	snprintf(path, sizeof(path), "%s/new/%s", tmpdir, names[0]);
+	char *data = read_file(path, &len);
+	ck_assert_str_eq(data, msg);
+	free(data);
+	maildir_set_tmpfile(true);
 	buf_destroy(&name);
 	buf_destroy(&reason);
 }
@@ -395,6 +436,7 @@ Suite *maildir_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_unique_name);
 	tcase_add_test(tc, test_deliver);
+	tcase_add_test(tc, test_deliver_through_tmp);
 	tcase_add_test(tc, test_deliver_failures);
 	tcase_add_test(tc, test_usage_and_quota);
 	tcase_add_test(tc, test_from_queue_file);
