@@ -83,6 +83,10 @@ int main(int argc, char **argv)
 	static const struct server_callbacks cb = {
 	    .post_init = cleanup_post_init,
 	    .connect = cleanup_connect,
+	    /* One client per process, as Postfix's cleanup: the file and
+	     * directory fsyncs of concurrent messages then wait in parallel
+	     * (merged by the block layer) instead of in turn. */
+	    .client_limit = 1,
 	};
 
 	multi_server_main(argc, argv, &cb);

@@ -3,7 +3,12 @@
  * poll loop over the service's listeners and every descriptor a handler
  * watches, plus one-shot timers. Like Postfix's multi-server, a process
  * tells master it is busy only while it accepts, so one process serves
- * every client unless it cannot keep up. Stops accepting after max_use
+ * every client unless it cannot keep up, or unless the daemon set a
+ * client_limit (cleanup: 1, so that the fsyncs of concurrent messages
+ * run in parallel processes, where the block layer merges their
+ * flushes, instead of one after the other in one process). A process
+ * with no descriptor to watch but its listeners waits with
+ * server_wait_exclusive, so a new client wakes one idle process. Stops accepting after max_use
  * clients or on SIGTERM and exits when its last client is gone; exits
  * after max_idle seconds without any client.
  * SECURITY: handlers own every byte they read; the skeleton only accepts
@@ -177,7 +182,8 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 	idle_since = server_now_ms();
 	for (;;) {
 		long long next_timer, now, deadline = -1;
-		int n, nfds = 0, nlisten;
+		int n, nfds = 0, nlisten, timeout;
+		bool full;
 
 		if (accepting &&
 		    (server_stopping() ||
@@ -207,7 +213,11 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 			fds = mem_realloc(fds, (size_t)cap * sizeof(*fds));
 			seqs = mem_realloc(seqs, (size_t)cap * sizeof(*seqs));
 		}
-		nlisten = accepting ? ctx.nlisten : 0;
+		full = cb->client_limit > 0 &&
+		       multi_client_count >= cb->client_limit;
+		if (accepting)
+			server_notify(full ? SERVER_BUSY : SERVER_IDLE);
+		nlisten = accepting && !full ? ctx.nlisten : 0;
 		for (int i = 0; i < nlisten; i++) {
 			fds[nfds].fd = ctx.listen_fds[i];
 			fds[nfds].events = POLLIN;
@@ -223,9 +233,11 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 		}
 		if (deadline >= 0 && deadline < now)
 			deadline = now; /* passed: poll without waiting */
-		n = server_wait(fds, nfds,
-		                deadline < 0 ? -1 : (int)(deadline - now + 1),
-		                !accepting);
+		timeout = deadline < 0 ? -1 : (int)(deadline - now + 1);
+		if (nlisten > 0 && nfds == nlisten)
+			n = server_wait_exclusive(fds, nfds, timeout);
+		else
+			n = server_wait(fds, nfds, timeout, !accepting);
 		if (n < 0) {
 			multi_stop_accepting(&accepting);
 			continue;

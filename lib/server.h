@@ -51,6 +51,10 @@ struct server_callbacks {
 	                const struct server_info *si);
 	/* Before a voluntary exit (max_idle, max_use, SIGTERM). */
 	void (*pre_exit)(const struct server_info *si);
+	/* multi_server: the most clients one process serves at once (0: no
+	 * limit). At the limit the process reports busy and takes no new
+	 * client until one leaves, so master starts another process. */
+	int client_limit;
 };
 
 /* The skeletons. They never return. */
