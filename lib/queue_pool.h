@@ -14,7 +14,7 @@
 /* Files up to this size keep their bytes in the pool (the next message
  * overwrites them in place: no blocks freed, discarded and allocated
  * again); larger ones are emptied. */
-#define QUEUE_POOL_KEEP_MAX (64 * 1024)
+#define QUEUE_POOL_KEEP_MAX (256 * 1024)
 #define QUEUE_POOL_PREFIX ".pool."
 
 /* qmgr: move the finished queue file at path (relative to the working
