@@ -60,6 +60,7 @@ struct cleanup_state {
 	int fd; /* -1: none yet */
 	char *tmp_path; /* incoming/.tmp.PID.N */
 	bool recycled; /* the file came from the pool (queue_pool.h) */
+	off_t recycled_size; /* its length when taken */
 	char queue_id[QUEUE_ID_MAX];
 	struct timeval arrival;
 	struct queue_writer *writer;

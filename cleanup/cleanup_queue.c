@@ -122,6 +122,7 @@ int cleanup_queue_create(struct cleanup_state *st)
 	}
 	st->fd = fd;
 	st->recycled = recycled;
+	st->recycled_size = recycled ? sb.st_size : 0;
 	st->tmp_path = buf_steal(path);
 	if (!recycled && fstat(fd, &sb) < 0) {
 		cleanup_queue_error(st, "fstat");
@@ -237,11 +238,15 @@ int cleanup_queue_commit(struct cleanup_state *st)
 	/* A recycled file may be longer than this message: cut it to
 	 * length (queue_pool.h). */
 	if (st->recycled &&
+	    st->recycled_size > queue_writer_offset(st->writer) &&
 	    ftruncate(st->fd, queue_writer_offset(st->writer)) < 0) {
 		cleanup_queue_error(st, "truncate");
 		goto fail;
 	}
-	if (fsync(st->fd) < 0) {
+	/* fdatasync: the data and the size (all a reader needs) are on disk
+	 * when it returns; a recycled file of the same length then costs no
+	 * inode write for its new timestamps. */
+	if (fdatasync(st->fd) < 0) {
 		cleanup_queue_error(st, "fsync");
 		goto fail;
 	}
