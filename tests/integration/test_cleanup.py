@@ -579,6 +579,43 @@ class TestCleanup(PosthornTestCase):
                         temp_files(inst))
         print("kill -9 test: %d of 50 acknowledged, %d kills" % (ok, killed))
 
+    def test_one_process_per_concurrent_client(self):
+        """cleanup serves one client per process (multi_server
+        client_limit 1, docs/master.md), so concurrent messages are
+        written and fsync'ed in parallel processes; each runs as
+        mail_owner, and every message is queued."""
+        inst = self.instance()
+        clients = []
+        try:
+            for n in range(3):
+                c = CleanupClient(inst)
+                c.send([("request", "begin"), ("flags", 0)])
+                c.send([("sender", "s%d@example.test" % n)])
+                c.send([("rcpt", "r%d@example.test" % n), ("orcpt", ""),
+                        ("notify", 0)])
+                clients.append(c)
+            # Three clients in the middle of a message: three processes.
+            ok = wait_for(lambda: len(cleanup_pids(inst)) >= 3, 10)
+            self.assertTrue(ok, cleanup_pids(inst))
+            owner = pwd.getpwnam(self.param(inst, "mail_owner")).pw_uid \
+                if os.geteuid() == 0 else os.geteuid()
+            for pid in cleanup_pids(inst):
+                with open("/proc/%d/status" % pid) as f:
+                    uids = [line.split()[1:] for line in f
+                            if line.startswith("Uid:")][0]
+                self.assertEqual(set(int(u) for u in uids), {owner})
+            for n, c in enumerate(clients):
+                c.send([("chunk", b"Subject: %d\n\nbody\n" % n)])
+                c.send([("request", "end")])
+            replies = [c.reply() for c in clients]
+        finally:
+            for c in clients:
+                c.close()
+        self.assertEqual([r["status"] for r in replies], ["0"] * 3)
+        files = queue_files(inst)
+        for r in replies:
+            self.assertIn(r["queue_id"], files)
+
     # ---- the real path: sendmail -> postdrop -> pickup -> cleanup ----
 
     def test_sendmail_path(self):
