@@ -106,7 +106,8 @@ $(BUILD)/obj/tests/unit/unit_main.o: $(BUILD)/tests/suites.h
 $(BUILD)/obj/tests/unit/%.o: CPPFLAGS += -I$(BUILD)/tests -Itests/unit
 $(BUILD)/obj/tests/unit/%.o: CFLAGS += -Wno-missing-prototypes
 
-$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/unit/unit_main.o $(LIBA)
+$(UNIT_BIN): $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/unit/unit_main.o \
+		$(BUILD)/obj/tests/unit/unit_tmp.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 

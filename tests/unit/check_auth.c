@@ -6,7 +6,6 @@
  * (NUL, overlong) fail; a missing table is a temporary failure; the
  * reason never holds the password. */
 #include <check.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,23 +18,12 @@
 #include "config.h"
 #include "password.h"
 #include "users.h"
+#include "unit_tmp.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static char tmpdir[256];
 static struct config *cfg;
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
 
 /* The users: address, method, password, enabled. */
 static const struct {
@@ -50,15 +38,12 @@ static const struct {
 
 static void setup(void)
 {
-	const char *base = getenv("TMPDIR");
 	struct passwd *pw = getpwuid(geteuid());
 	struct buf *text = buf_create(256, 0), *hash = buf_create(128, 1024);
 	struct buf *err = buf_create(128, 1024);
 	char p[512];
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/posthorn-auth-XXXXXX",
-	         base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	unit_tmpdir_make(tmpdir, sizeof(tmpdir), "auth");
 	cfg = config_create();
 	snprintf(p, sizeof(p), "lmdb:%s/users", tmpdir);
 	ck_assert_int_eq(config_set(cfg, "virtual_mailbox_maps", p), 0);
@@ -85,7 +70,7 @@ static void teardown(void)
 {
 	users_close();
 	config_destroy(&cfg);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_tmpdir_remove(tmpdir);
 }
 
 static enum auth_status try(const char *login, const char *pw, size_t len,

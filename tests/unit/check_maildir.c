@@ -17,37 +17,15 @@
 #include "buf.h"
 #include "maildir.h"
 #include "queue_file.h"
+#include "unit_tmp.h"
 
 static char tmpdir[256];
 
-static void rm_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char p[1024];
-
-	if (d == NULL) {
-		unlink(path);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-		rm_tree(p);
-	}
-	closedir(d);
-	rmdir(path);
-}
-
 static void setup(void)
 {
-	const char *base = getenv("TMPDIR");
 	char p[512];
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/posthorn-maildir-XXXXXX",
-	         base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	unit_tmpdir_make(tmpdir, sizeof(tmpdir), "maildir");
 	const char *subs[] = {"cur", "new", "tmp"};
 	for (int i = 0; i < 3; i++) {
 		snprintf(p, sizeof(p), "%s/%s", tmpdir, subs[i]);
@@ -57,7 +35,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	rm_tree(tmpdir);
+	unit_tmpdir_remove(tmpdir);
 }
 
 /* Names in tmpdir/sub (at most 8), count returned. */
@@ -301,7 +279,7 @@ START_TEST(test_usage_and_quota)
 
 	/* A Maildir without cur/: the scan fails, the delivery defers. */
 	snprintf(p, sizeof(p), "%s/cur", tmpdir);
-	rm_tree(p);
+	unit_tmpdir_remove(p);
 	ck_assert_int_eq(maildir_usage(tmpdir, &used, reason), -1);
 	ck_assert_int_eq(maildir_deliver(&d, name, dsn, reason), 4);
 	ck_assert_str_eq(dsn, "4.3.0");

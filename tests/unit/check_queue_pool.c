@@ -17,6 +17,7 @@
 
 #include "queue_file.h"
 #include "queue_pool.h"
+#include "unit_tmp.h"
 
 static char tmpdir[256];
 static char saved_cwd[1024];
@@ -24,11 +25,7 @@ static int incoming_fd = -1;
 
 static void setup(void)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/posthorn-pool-XXXXXX",
-	         base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	unit_tmpdir_make(tmpdir, sizeof(tmpdir), "pool");
 	ck_assert_ptr_nonnull(getcwd(saved_cwd, sizeof(saved_cwd)));
 	ck_assert_int_eq(chdir(tmpdir), 0);
 	ck_assert_int_eq(mkdir(QUEUE_ACTIVE, 0700), 0);
@@ -37,31 +34,11 @@ static void setup(void)
 	ck_assert_int_ge(incoming_fd, 0);
 }
 
-static void remove_all_in(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void teardown(void)
 {
 	close(incoming_fd);
-	remove_all_in(QUEUE_ACTIVE);
-	remove_all_in(QUEUE_INCOMING);
 	ck_assert_int_eq(chdir(saved_cwd), 0);
-	rmdir(tmpdir);
+	unit_tmpdir_remove(tmpdir);
 }
 
 /* A finished queue file active/NAME with some bytes; its fd (O_RDWR). */

@@ -7,7 +7,6 @@
  * aliases to two users or to a non-user, catch-alls, extensions,
  * case; then smtpd_sender_login_maps (Postfix's rule). */
 #include <check.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,23 +19,12 @@
 #include "policy.h"
 #include "sender_login.h"
 #include "users.h"
+#include "unit_tmp.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static char tmpdir[256];
 static struct config *cfg;
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
 
 static void setup(void)
 {
@@ -45,14 +33,11 @@ static void setup(void)
 	    "0123456789012345678901234567890123456789012\n"
 	    "u2@example.test $y$j9T$abcdefghijklmnop$"
 	    "0123456789012345678901234567890123456789012 enabled=no\n";
-	const char *base = getenv("TMPDIR");
 	struct passwd *pw = getpwuid(geteuid());
 	struct buf *err = buf_create(128, 1024);
 	char p[1024];
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/posthorn-slogin-XXXXXX",
-	         base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	unit_tmpdir_make(tmpdir, sizeof(tmpdir), "slogin");
 	cfg = config_create();
 	snprintf(p, sizeof(p), "lmdb:%s/users", tmpdir);
 	ck_assert_int_eq(config_set(cfg, "virtual_mailbox_maps", p), 0);
@@ -95,7 +80,7 @@ static void teardown(void)
 {
 	users_close();
 	config_destroy(&cfg);
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_tmpdir_remove(tmpdir);
 }
 
 /* Built-in rule: sender -> owners ("" for none). */

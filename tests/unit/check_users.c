@@ -10,7 +10,6 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "config.h"
 #include "password.h"
 #include "users.h"
+#include "unit_tmp.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -30,29 +30,14 @@ static char tmpdir[256];
 
 static void setup(void)
 {
-	const char *base = getenv("TMPDIR");
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/posthorn-users-XXXXXX",
-	         base && *base ? base : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
+	unit_tmpdir_make(tmpdir, sizeof(tmpdir), "users");
 }
 
 static void teardown(void)
 {
 	users_close();
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_tmpdir_remove(tmpdir);
 }
 
 /* tmpdir/name into out. */
