@@ -10,7 +10,9 @@
  * taking a file is a rename within one directory. Only qmgr puts (one
  * process: the slot counter is its own); cleanup processes take, and a
  * rename is the claim: of two processes renaming the same name, one gets
- * ENOENT and tries the next. Durability: a pooled file is never a queue
+ * ENOENT and tries the next; a file is never changed once it is in the
+ * pool (large ones are emptied before they enter it). Durability: a
+ * pooled file is never a queue
  * file (dot name); cleanup overwrites it under its own dot name, cuts it
  * to length and renames it to the queue ID only after the fsync, exactly
  * as a new file (cleanup_queue.c). Small files keep their old bytes in
@@ -40,10 +42,29 @@
 
 static unsigned queue_pool_next_slot; /* qmgr's */
 
-int queue_pool_put(int fd, const char *path)
+/* Where qmgr empties a large file before it enters the pool: a name no
+ * cleanup process ever takes. Emptying it in the pool instead could cut
+ * a message that a cleanup process had just begun to write into it. */
+#define QUEUE_POOL_RETIRING QUEUE_INCOMING "/.retiring"
+
+int queue_pool_put(const char *path)
 {
 	char to[sizeof(QUEUE_INCOMING) + sizeof(QUEUE_POOL_PREFIX) + 16];
+	const char *from = path;
+	struct stat sb;
+	int saved;
 
+	if (stat(path, &sb) < 0)
+		return -1;
+	if (sb.st_size > QUEUE_POOL_KEEP_MAX) {
+		/* A crash before the move below leaves .retiring, replaced
+		 * by the next large file (never a queue file: dot name). */
+		if (rename(path, QUEUE_POOL_RETIRING) < 0)
+			return -1;
+		from = QUEUE_POOL_RETIRING;
+		if (truncate(from, 0) < 0)
+			goto put_back;
+	}
 	/* A few slots from where the last put stopped: a full pool shows
 	 * as EEXIST, and the file is then removed by the caller. */
 	for (int tries = 0; tries < 4; tries++) {
@@ -52,23 +73,18 @@ int queue_pool_put(int fd, const char *path)
 		if (str_format(to, sizeof(to), "%s/%s%u", QUEUE_INCOMING,
 		               QUEUE_POOL_PREFIX, slot) < 0)
 			msg_panic("queue_pool_put: name too long");
-		if (renameat2(AT_FDCWD, path, AT_FDCWD, to, RENAME_NOREPLACE) ==
-		    0) {
-			struct stat sb;
-
-			/* Moved first, emptied second: a crash in between
-			 * leaves a full file in the pool (taken files are
-			 * overwritten anyway), never an empty one in active/. */
-			if (fstat(fd, &sb) == 0 &&
-			    sb.st_size > QUEUE_POOL_KEEP_MAX &&
-			    ftruncate(fd, 0) < 0)
-				msg_warn("queue_pool_put: empty %s: %m", to);
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) ==
+		    0)
 			return 0;
-		}
 		if (errno != EEXIST)
-			return -1;
+			break;
 	}
-	errno = EEXIST;
+put_back:
+	/* Not pooled: the file goes back where the caller expects it. */
+	saved = errno;
+	if (from != path && rename(from, path) < 0)
+		msg_warn("queue_pool_put: move %s back to %s: %m", from, path);
+	errno = saved;
 	return -1;
 }
 

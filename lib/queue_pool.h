@@ -18,11 +18,11 @@
 #define QUEUE_POOL_PREFIX ".pool."
 
 /* qmgr: move the finished queue file at path (relative to the working
- * directory, the queue directory), open as fd (writable), into a free
- * slot of incoming/, emptied if larger than QUEUE_POOL_KEEP_MAX. 0 on
- * success; -1 when every slot tried
- * is taken or on an error (errno): the caller removes the file itself. */
-int queue_pool_put(int fd, const char *path);
+ * directory, the queue directory) into a free slot of incoming/, emptied
+ * first if larger than QUEUE_POOL_KEEP_MAX. 0 on success; -1 when every
+ * slot tried is taken (EEXIST) or on an error (errno): the file is then
+ * still at path and the caller removes it itself. */
+int queue_pool_put(const char *path);
 
 /* cleanup: claim a pooled file by renaming it to tmp_name in the
  * directory incoming_fd (incoming/). Returns it open for writing at

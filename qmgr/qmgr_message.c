@@ -611,8 +611,7 @@ static void qmgr_message_final(struct qmgr_message *m)
 	if (remaining == 0 && !m->bounce_failed) {
 		/* Done: the file goes to cleanup's pool (queue_pool.h), or is
 		 * removed when the pool is full. */
-		if ((m->fd >= 0 || qmgr_open_fd(m) == 0) &&
-		    queue_pool_put(m->fd, buf_str(from)) == 0)
+		if (queue_pool_put(buf_str(from)) == 0)
 			qmgr_message_removed(m);
 		else if (unlink(buf_str(from)) == 0)
 			qmgr_message_removed(m);

@@ -78,7 +78,7 @@ START_TEST(test_put_then_take_same_inode)
 	ino_t ino;
 	int fd = finished_file("A1", &ino), taken;
 
-	ck_assert_int_eq(queue_pool_put(fd, QUEUE_ACTIVE "/A1"), 0);
+	ck_assert_int_eq(queue_pool_put(QUEUE_ACTIVE "/A1"), 0);
 	close(fd);
 	ck_assert_int_eq(access(QUEUE_ACTIVE "/A1", F_OK), -1);
 	ck_assert_int_eq(count_pool(), 1);
@@ -123,13 +123,13 @@ START_TEST(test_full_pool_refuses)
 		snprintf(name, sizeof(name), "F%d", i);
 		snprintf(path, sizeof(path), "%s/%s", QUEUE_ACTIVE, name);
 		fd = finished_file(name, NULL);
-		ck_assert_int_eq(queue_pool_put(fd, path), 0);
+		ck_assert_int_eq(queue_pool_put(path), 0);
 		close(fd);
 	}
 	ck_assert_int_eq(count_pool(), QUEUE_POOL_SLOTS);
 	fd = finished_file("G", NULL);
 	errno = 0;
-	ck_assert_int_eq(queue_pool_put(fd, QUEUE_ACTIVE "/G"), -1);
+	ck_assert_int_eq(queue_pool_put(QUEUE_ACTIVE "/G"), -1);
 	ck_assert_int_eq(errno, EEXIST);
 	/* Left where it was, for the caller to remove. */
 	ck_assert_int_eq(access(QUEUE_ACTIVE "/G", F_OK), 0);
@@ -145,15 +145,44 @@ START_TEST(test_large_file_emptied)
 
 	memset(big, 'x', sizeof(big));
 	ck_assert_int_eq(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
-	ck_assert_int_eq(queue_pool_put(fd, QUEUE_ACTIVE "/L"), 0);
+	ck_assert_int_eq(queue_pool_put(QUEUE_ACTIVE "/L"), 0);
 	close(fd);
 	ck_assert_int_eq(stat(QUEUE_INCOMING "/" QUEUE_POOL_PREFIX "0", &sb),
 	                 0);
 	ck_assert_int_eq(sb.st_size, 0);
+	/* Emptied under qmgr's own name, which is gone again. */
+	ck_assert_int_eq(access(QUEUE_INCOMING "/.retiring", F_OK), -1);
 	fd = queue_pool_take(incoming_fd, ".tmp.9", &sb);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(sb.st_size, 0);
 	close(fd);
+}
+END_TEST
+
+/* A large file meets a full pool: it comes back to where it was (then
+ * emptied: the message was delivered), for the caller to remove. */
+START_TEST(test_large_file_full_pool_put_back)
+{
+	static char big[QUEUE_POOL_KEEP_MAX + 1];
+	char name[32], path[64];
+	struct stat sb;
+	int fd;
+
+	for (int i = 0; i < QUEUE_POOL_SLOTS; i++) {
+		snprintf(name, sizeof(name), "F%d", i);
+		snprintf(path, sizeof(path), "%s/%s", QUEUE_ACTIVE, name);
+		close(finished_file(name, NULL));
+		ck_assert_int_eq(queue_pool_put(path), 0);
+	}
+	fd = finished_file("L", NULL);
+	ck_assert_int_eq(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
+	close(fd);
+	errno = 0;
+	ck_assert_int_eq(queue_pool_put(QUEUE_ACTIVE "/L"), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert_int_eq(stat(QUEUE_ACTIVE "/L", &sb), 0);
+	ck_assert_int_eq(access(QUEUE_INCOMING "/.retiring", F_OK), -1);
+	ck_assert_int_eq(count_pool(), QUEUE_POOL_SLOTS);
 }
 END_TEST
 
@@ -193,6 +222,7 @@ Suite *queue_pool_suite(void)
 	tcase_add_test(tc, test_empty_pool);
 	tcase_add_test(tc, test_full_pool_refuses);
 	tcase_add_test(tc, test_large_file_emptied);
+	tcase_add_test(tc, test_large_file_full_pool_put_back);
 	tcase_add_test(tc, test_unfit_files_removed);
 	suite_add_tcase(s, tc);
 	return s;
