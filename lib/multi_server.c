@@ -8,9 +8,9 @@
  * run in parallel processes, where the block layer merges their
  * flushes, instead of one after the other in one process). A process
  * with no descriptor to watch but its listeners waits with
- * server_wait_exclusive, so a new client wakes one idle process. Stops accepting after max_use
- * clients or on SIGTERM and exits when its last client is gone; exits
- * after max_idle seconds without any client.
+ * server_wait_exclusive, so a new client wakes one idle process. Stops
+ * accepting after max_use clients or on SIGTERM and exits when its last
+ * client is gone; exits after max_idle seconds without any client.
  * SECURITY: handlers own every byte they read; the skeleton only accepts
  * and dispatches. A stale event (its descriptor was closed and reused by
  * an earlier handler in the same round) is never delivered.

@@ -189,7 +189,6 @@ int sasl_plain_decode(const char *msg, size_t len,
 	                      why);
 }
 
-/* Fail the exchange with reason why. */
 /* The credentials are complete: the exchange is over. */
 static enum sasl_status sasl_server_done(struct sasl_server *s)
 {
@@ -198,6 +197,7 @@ static enum sasl_status sasl_server_done(struct sasl_server *s)
 	return SASL_DONE;
 }
 
+/* Fail the exchange with reason why. */
 static enum sasl_status sasl_server_fail(struct sasl_server *s, const char *why)
 {
 	s->why = why;
