@@ -9,8 +9,12 @@
  *   ENVELOPE/RCPTS --{rcpt, orcpt, notify}--> RCPTS
  *   ENVELOPE/RCPTS --{chunk}--> CONTENT (the envelope is complete)
  *   CONTENT --{chunk}--> CONTENT
- *   ENVELOPE/RCPTS/CONTENT --{request=end}--> REPLY --written--> closed
+ *   ENVELOPE/RCPTS/CONTENT --{request=end}--> REPLY --written--> BEGIN
  *
+ * After the final reply the connection waits for the client's next
+ * message (smtpd keeps its connection, lib/cleanup_client.c); an idle
+ * kept connection is closed after CLEANUP_KEEP_MS, so that the process
+ * goes back to master's pool and, idle, exits after max_idle.
  * The queue file is created when the envelope is complete, or at
  * {request=begin} when the client asks for the queue ID up front
  * (CLEANUP_FLAG_QUEUE_ID: smtpd puts it in its Received: header); then
@@ -56,6 +60,7 @@ struct cleanup_session {
 	struct buf *out; /* the reply, not yet written */
 	struct attr_list *msg;
 	struct cleanup_state *st;
+	bool kept; /* waiting for a next message after a reply */
 };
 
 /* What one message may hold: a chunk of content is the largest. */
@@ -63,6 +68,8 @@ static const struct attr_limits cleanup_limits = {8, 32, QUEUE_BLOCK_MAX,
                                                   QUEUE_BLOCK_MAX + 4096};
 /* How much one read takes at most. */
 #define CLEANUP_READ_SIZE (64 * 1024)
+/* How long a connection waits for its next message after a reply. */
+#define CLEANUP_KEEP_MS 2000
 
 static void cleanup_session_event(int fd, int revents, void *ctx);
 static void cleanup_session_timeout(void *ctx);
@@ -85,6 +92,11 @@ static void cleanup_session_timeout(void *ctx)
 {
 	struct cleanup_session *cs = ctx;
 
+	if (cs->kept) {
+		/* No next message came: the client keeps nothing open. */
+		cleanup_session_end(cs);
+		return;
+	}
 	msg_warn("%s: timeout after %d ms waiting for the client",
 	         cs->st ? cleanup_log_id(cs->st) : "NOQUEUE",
 	         cleanup_params.ipc_timeout_ms);
@@ -124,17 +136,29 @@ static int cleanup_session_write(struct cleanup_session *cs)
 	return 1;
 }
 
-/* Write what is left of the reply; end the session once it is out. */
+/* Write what is left of the reply; once it is out, wait for the
+ * client's next message (or end the session when the client left or
+ * sent more than it should have before the reply). */
 static void cleanup_session_flush(struct cleanup_session *cs)
 {
 	/* A client that left changes nothing: the verdict stands (a queued
 	 * message stays queued). */
-	if (cleanup_session_write(cs) == 0) {
+	int r = cleanup_session_write(cs);
+
+	if (r == 0) {
 		multi_server_watch(cs->fd, POLLOUT, cleanup_session_event, cs);
 		cleanup_session_arm(cs);
 		return;
 	}
-	cleanup_session_end(cs);
+	if (r < 0 || buf_len(cs->in) > 0 || server_stopping()) {
+		cleanup_session_end(cs);
+		return;
+	}
+	cleanup_state_destroy(&cs->st);
+	cs->phase = CS_BEGIN;
+	cs->kept = true;
+	multi_server_watch(cs->fd, POLLIN, cleanup_session_event, cs);
+	multi_server_timer(cleanup_session_timeout, cs, CLEANUP_KEEP_MS);
 }
 
 /* Write the early {status=0, queue_id} reply, the rest when the socket
@@ -333,7 +357,7 @@ static bool cleanup_session_message(struct cleanup_session *cs)
 static void cleanup_session_read(struct cleanup_session *cs)
 {
 	struct buf *err = buf_create(128, 512);
-	size_t room = buf_limit(cs->in) - buf_len(cs->in), pos = 0;
+	size_t room = buf_limit(cs->in) - buf_len(cs->in);
 	char *dst = NULL;
 	ssize_t n;
 
@@ -364,12 +388,12 @@ static void cleanup_session_read(struct cleanup_session *cs)
 		return;
 	}
 	buf_commit(cs->in, (size_t)n);
+	cs->kept = false;
 	cleanup_session_arm(cs);
 	for (;;) {
 		size_t used = 0;
-		int r = attr_decode(cs->msg, buf_str(cs->in) + pos,
-		                    buf_len(cs->in) - pos, &used,
-		                    &cleanup_limits, err);
+		int r = attr_decode(cs->msg, buf_str(cs->in), buf_len(cs->in),
+		                    &used, &cleanup_limits, err);
 
 		if (r == 1)
 			break;
@@ -378,13 +402,14 @@ static void cleanup_session_read(struct cleanup_session *cs)
 			buf_destroy(&err);
 			return;
 		}
-		pos += used;
+		/* Consumed before it is handled: after the final reply,
+		 * what is left in cs->in came before the client heard it. */
+		buf_consume(cs->in, used);
 		if (!cleanup_session_message(cs)) {
 			buf_destroy(&err);
 			return; /* ended (or replying) */
 		}
 	}
-	buf_consume(cs->in, pos);
 	buf_destroy(&err);
 }
 

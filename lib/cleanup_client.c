@@ -1,12 +1,16 @@
 /*
  * cleanup_client.c: the client side of the cleanup protocol (docs/ipc.md,
- * "cleanup"), used by smtpd and pickup. One connection carries one
- * message: {request=begin, flags}, {sender}, {attr_name, attr_value}*,
- * {rcpt, orcpt, notify}+, {chunk}*, {request=end}; cleanup answers once
- * with {status=0, queue_id} or {status=4|5, reason}. With
- * CLEANUP_FLAG_QUEUE_ID cleanup also answers {request=begin} at once, in
- * the same form, with the ID of the file it created. Owns the connection
- * and one chunk buffer of QUEUE_BLOCK_MAX bytes.
+ * "cleanup"), used by smtpd and pickup. A message is {request=begin,
+ * flags}, {sender}, {attr_name, attr_value}*, {rcpt, orcpt, notify}+,
+ * {chunk}*, {request=end}; cleanup answers once with {status=0, queue_id}
+ * or {status=4|5, reason}. With CLEANUP_FLAG_QUEUE_ID cleanup also
+ * answers {request=begin} at once, in the same form, with the ID of the
+ * file it created; such a client's connection is kept after the verdict
+ * for its next message (no connect, accept and cleanup process hand-over
+ * per message): a connection cleanup closed meanwhile shows in the
+ * answer to the next {request=begin}, before anything is queued, and that
+ * message starts over on a new connection. Owns the connections and one
+ * chunk buffer of QUEUE_BLOCK_MAX bytes.
  * Every write and the wait for the verdict are bounded by ipc_timeout.
  * SECURITY: the reply comes from a peer daemon and is still checked: a
  * queue ID must be well formed, a reason is bounded and must start with
@@ -14,6 +18,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -40,10 +45,16 @@ struct cleanup_client {
 	enum cleanup_client_phase phase;
 	bool have_sender;
 	bool broken; /* a write failed: the verdict tells why */
+	bool lost; /* no answer: the connection ended or failed */
+	bool answered; /* a well-formed verdict came */
+	int flags;
 	struct buf *chunk;
 	struct attr_list *msg;
 	char queue_id[QUEUE_ID_MAX]; /* with CLEANUP_FLAG_QUEUE_ID */
 };
+
+/* The connection kept after a verdict (CLEANUP_FLAG_QUEUE_ID), or NULL. */
+static struct stream *cleanup_kept;
 
 /* Reply limits: a few short attributes. */
 static const struct attr_limits cleanup_reply_limits = {8, 32, 1024, 4096};
@@ -64,20 +75,17 @@ static void cleanup_client_free(struct cleanup_client **ccp);
 static int cleanup_verdict(struct cleanup_client *cc, char *queue_id,
                            size_t idlen, struct buf *reason);
 
-struct cleanup_client *cleanup_open(struct config *c, int flags,
-                                    struct buf *err)
+/* A new connection to the cleanup service, or NULL (reason in err). */
+static struct stream *cleanup_connect(struct config *c, int timeout_ms,
+                                      struct buf *err)
 {
 	const char *queue = config_str(c, "queue_directory");
-	long long timeout = config_time(c, "ipc_timeout");
-	int timeout_ms =
-	    timeout > INT_MAX / 1000 ? INT_MAX : (int)timeout * 1000;
 	struct buf *path = buf_create(256, 4096);
-	struct cleanup_client *cc;
 	int fd;
 
 	/* public/ is where `posthorn init` puts it (master.cf private=n, as
-	 * Postfix does), so it is tried first: one connect per message;
-	 * private/ when master.cf says private=y. */
+	 * Postfix does), so it is tried first; private/ when master.cf says
+	 * private=y. */
 	buf_sprintf(path, "%s/public/%s", queue, CLEANUP_SERVICE);
 	fd = server_unix_connect(buf_str(path), timeout_ms, err);
 	if (fd < 0 && (errno == ENOENT || errno == ECONNREFUSED)) {
@@ -85,28 +93,72 @@ struct cleanup_client *cleanup_open(struct config *c, int flags,
 		fd = server_unix_connect(buf_str(path), timeout_ms, err);
 	}
 	buf_destroy(&path);
-	if (fd < 0)
+	return fd < 0 ? NULL : stream_open(fd);
+}
+
+/* The kept connection, unless cleanup closed it while it waited (or
+ * said something out of turn): then it is dropped. */
+static struct stream *cleanup_take_kept(void)
+{
+	struct stream *s = cleanup_kept;
+	struct pollfd pfd;
+
+	cleanup_kept = NULL;
+	if (s == NULL)
 		return NULL;
-	cc = mem_zalloc(sizeof(*cc));
-	cc->s = stream_open(fd);
-	stream_set_timeouts(cc->s, timeout_ms, timeout_ms);
-	cc->chunk = buf_create(QUEUE_BLOCK_MAX, QUEUE_BLOCK_MAX);
-	cc->msg = attr_list_create();
-	cc->phase = CC_ENVELOPE;
-	attr_add_str(cc->msg, "request", "begin");
-	attr_add_int(cc->msg, "flags", flags);
-	(void)cleanup_send(cc);
-	if (flags & CLEANUP_FLAG_QUEUE_ID) {
+	pfd.fd = stream_fd(s);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (stream_buffered(s) > 0 || poll(&pfd, 1, 0) != 0) {
+		stream_close(&s);
+		return NULL;
+	}
+	return s;
+}
+
+struct cleanup_client *cleanup_open(struct config *c, int flags,
+                                    struct buf *err)
+{
+	long long timeout = config_time(c, "ipc_timeout");
+	int timeout_ms =
+	    timeout > INT_MAX / 1000 ? INT_MAX : (int)timeout * 1000;
+
+	for (;;) {
+		struct stream *s = NULL;
+		bool reused = false, lost;
+		struct cleanup_client *cc;
+
+		if (flags & CLEANUP_FLAG_QUEUE_ID)
+			reused = (s = cleanup_take_kept()) != NULL;
+		if (s == NULL &&
+		    (s = cleanup_connect(c, timeout_ms, err)) == NULL)
+			return NULL;
+		cc = mem_zalloc(sizeof(*cc));
+		cc->s = s;
+		cc->flags = flags;
+		stream_set_timeouts(cc->s, timeout_ms, timeout_ms);
+		cc->chunk = buf_create(QUEUE_BLOCK_MAX, QUEUE_BLOCK_MAX);
+		cc->msg = attr_list_create();
+		cc->phase = CC_ENVELOPE;
+		attr_add_str(cc->msg, "request", "begin");
+		attr_add_int(cc->msg, "flags", flags);
+		(void)cleanup_send(cc);
+		if (!(flags & CLEANUP_FLAG_QUEUE_ID))
+			return cc;
 		/* The answer has the verdict's form: a lost connection or
 		 * a failed flush shows up as its reason. */
 		(void)stream_flush(cc->s);
 		if (cleanup_verdict(cc, cc->queue_id, sizeof(cc->queue_id),
-		                    err) != CLEANUP_OK) {
-			cleanup_client_free(&cc);
+		                    err) == CLEANUP_OK)
+			return cc;
+		lost = cc->lost;
+		cleanup_client_free(&cc);
+		if (!reused || !lost)
 			return NULL;
-		}
+		/* cleanup ended the kept connection as the message began:
+		 * nothing was queued; again, on a new connection. */
+		buf_reset(err);
 	}
-	return cc;
 }
 
 const char *cleanup_queue_id(const struct cleanup_client *cc)
@@ -199,6 +251,7 @@ static int cleanup_verdict(struct cleanup_client *cc, char *queue_id,
 
 	r = attr_read(cc->s, reply, &cleanup_reply_limits, err);
 	if (r != 0) {
+		cc->lost = r != STREAM_TIMEOUT && r != ATTR_MALFORMED;
 		buf_sprintf(reason, "4.3.0 cleanup service: %s",
 		            r == STREAM_EOF       ? "lost connection"
 		            : r == STREAM_TIMEOUT ? "timeout"
@@ -220,6 +273,7 @@ static int cleanup_verdict(struct cleanup_client *cc, char *queue_id,
 			goto out;
 		}
 		buf_reset(reason);
+		cc->answered = true;
 		ret = CLEANUP_OK;
 		goto out;
 	}
@@ -229,6 +283,7 @@ static int cleanup_verdict(struct cleanup_client *cc, char *queue_id,
 		            why && *why ? why : "cleanup service error");
 	else
 		buf_set_str(reason, why);
+	cc->answered = true;
 	ret = status == 4 ? CLEANUP_TEMPFAIL : CLEANUP_PERMFAIL;
 out:
 	attr_list_destroy(&reply);
@@ -252,6 +307,14 @@ int cleanup_finish(struct cleanup_client **ccp, char *queue_id, size_t idlen,
 	/* Even after a failed write cleanup may have answered (it reads on
 	 * after a rejection): read what it said. */
 	ret = cleanup_verdict(cc, queue_id, idlen, reason);
+	/* After a verdict cleanup waits for the next message. */
+	if ((cc->flags & CLEANUP_FLAG_QUEUE_ID) && cc->answered &&
+	    !cc->broken && stream_unflushed(cc->s) == 0 &&
+	    stream_buffered(cc->s) == 0) {
+		stream_close(&cleanup_kept);
+		cleanup_kept = cc->s;
+		cc->s = NULL;
+	}
 	cleanup_client_free(ccp);
 	return ret;
 }

@@ -67,6 +67,14 @@ void trigger_server_main(int argc, char **argv,
                          const struct server_callbacks *cb)
     __attribute__((noreturn));
 
+/* single_server: a handler serving several requests on one connection
+ * (a delivery agent whose connection qmgr keeps) calls this after each
+ * request. It waits up to max_idle seconds for the client's next byte and
+ * counts the next request as a use. False (the handler returns) when the
+ * client closed, max_idle passed, max_use requests were served, or the
+ * process is stopping. */
+bool single_server_next_request(struct stream *client);
+
 /* multi_server event loop: call fn(fd, revents, ctx) when fd is ready
  * for events (POLLIN and/or POLLOUT); replaces an earlier watch of fd. */
 typedef void (*server_event_fn)(int fd, int revents, void *ctx);

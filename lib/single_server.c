@@ -6,19 +6,55 @@
  * master it is idle again. Exits after max_use clients, after max_idle
  * seconds without one, when master closes the listener, or at the next
  * wait after SIGTERM (the client in hand is always served to its end).
+ * A handler may serve several requests on one connection (delivery
+ * agents: qmgr keeps its connections open) by calling
+ * single_server_next_request between them: each request counts as a use.
  * SECURITY: the handler owns every byte from the client; the skeleton
  * only accepts.
  */
+#include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "msg.h"
 #include "server_impl.h"
 
+static struct server_ctx ctx;
+
+bool single_server_next_request(struct stream *client)
+{
+	long long deadline = server_now_ms() + ctx.max_idle * 1000;
+	struct pollfd pfd = {stream_fd(client), POLLIN, 0};
+
+	if (ctx.use_count >= ctx.max_use || stream_failed(client))
+		return false;
+	while (stream_buffered(client) == 0) {
+		long long left = deadline - server_now_ms();
+		char c;
+		ssize_t n;
+
+		if (left <= 0)
+			return false; /* max_idle */
+		n = server_wait(&pfd, 1, (int)left, false);
+		if (n < 0)
+			return false; /* SIGTERM or master gone */
+		if (n == 0)
+			continue; /* a signal (the smtp cache timer), or time */
+		n = recv(pfd.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 1)
+			break;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		return false; /* the client closed (or the socket failed) */
+	}
+	ctx.use_count++;
+	return true;
+}
+
 void single_server_main(int argc, char **argv,
                         const struct server_callbacks *cb)
 {
-	static struct server_ctx ctx;
 	struct pollfd fds[SERVER_MAX_LISTEN];
 	long long idle_deadline;
 

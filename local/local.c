@@ -1,7 +1,7 @@
 /*
  * local.c: the local delivery agent (DESIGN.md: local): main() on the
- * single-server skeleton, one delivery request per connection from qmgr
- * (lib/deliver.h, docs/ipc.md "delivery"). For each recipient it expands
+ * single-server skeleton, delivery requests from qmgr one after the other
+ * on a connection qmgr keeps (lib/deliver.h, docs/ipc.md "delivery"). For each recipient it expands
  * aliases and delivers (local_expand.c), logs every final delivery the
  * Postfix way ("ID: to=<u@d>, orig_to=<a@d>, relay=local (or virtual), delay=0.05,
  * delays=0.01/0/0/0.04, dsn=2.0.0, status=sent (delivered to maildir)")
@@ -364,23 +364,31 @@ out:
 	buf_destroy(&err);
 }
 
-static void local_service(struct stream *client, const struct server_info *si)
+/* One request on the connection: false when it could not be read. */
+static bool local_request(struct stream *client, const struct server_info *si)
 {
 	struct deliver_request req;
 	struct buf *err = buf_create(0, 4096);
-	long long timeout = config_time(si->config, "ipc_timeout") * 1000;
-	double received;
 
-	stream_set_timeouts(client, (int)timeout, (int)timeout);
 	if (deliver_request_read(client, &req, err) < 0) {
 		msg_warn("malformed delivery request: %s", buf_str(err));
 		buf_destroy(&err);
-		return;
+		return false;
 	}
-	received = local_now();
-	local_deliver(client, si->config, &req, received);
+	local_deliver(client, si->config, &req, local_now());
 	deliver_request_free(&req);
 	buf_destroy(&err);
+	return true;
+}
+
+/* qmgr keeps the connection for its next request (docs/ipc.md). */
+static void local_service(struct stream *client, const struct server_info *si)
+{
+	long long timeout = config_time(si->config, "ipc_timeout") * 1000;
+
+	stream_set_timeouts(client, (int)timeout, (int)timeout);
+	while (local_request(client, si) && single_server_next_request(client))
+		;
 }
 
 /* An account by name, for local_privs. */

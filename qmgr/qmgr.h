@@ -110,6 +110,17 @@ double qmgr_message_entered(const struct qmgr_message *m);
 void qmgr_message_hold(struct qmgr_message *m); /* a delivery starts */
 void qmgr_message_release(struct qmgr_message *m); /* and ends */
 
+/* ---- qmgr_conn.c ---- */
+
+/* A connection to private/TRANSPORT: a kept idle one (*reused true) or a
+ * new one (connect without blocking). -1: the transport is unavailable
+ * (reason in why); -2: its backlog is full, try again soon. */
+int qmgr_conn_get(const char *transport, bool *reused, struct buf *why);
+/* Keep fd, whose request was answered to the end, for the transport's
+ * next request (closed instead when max_idle are kept already, or qmgr
+ * is stopping). */
+void qmgr_conn_put(const char *transport, int fd, size_t max_idle);
+
 /* ---- qmgr_deliver.c ---- */
 
 /* Queue recipients rcpts[0..n) of m for (transport, nexthop); they are

@@ -3,9 +3,10 @@
  * Recipients arrive grouped per (transport, nexthop) and are cut into
  * entries of at most the transport's recipient limit; entries wait in
  * their destination's queue until the destination (concurrency limit)
- * and the transport (process limit) have room; then one connection to
- * private/TRANSPORT carries one request (lib/deliver.h), written and read
- * without blocking, bounded by the transport's time limit. Owns struct
+ * and the transport (process limit) have room; then a connection to
+ * private/TRANSPORT (a kept one when there is, qmgr_conn.c) carries one
+ * request (lib/deliver.h), written and read without blocking, bounded by
+ * the transport's time limit. Owns struct
  * qmgr_transport, qmgr_dest, qmgr_entry, qmgr_delivery.
  * Destinations are round-robin: each run starts what every ready
  * destination may, in the order they became ready.
@@ -21,7 +22,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,6 +79,8 @@ struct qmgr_delivery {
 	unsigned char *answered;
 	bool reading;
 	bool done;
+	bool reused; /* on a connection kept from an earlier request */
+	bool heard; /* the agent answered something */
 	struct attr_list *msg;
 	struct qmgr_delivery *next, *prev; /* every delivery in flight */
 };
@@ -92,6 +94,7 @@ static long long qmgr_inflight_total;
 static struct qmgr_delivery *qmgr_deliveries;
 
 static void qmgr_delivery_end(struct qmgr_delivery *d, const char *why);
+static void qmgr_delivery_lost(struct qmgr_delivery *d);
 
 static struct qmgr_transport *qmgr_transport_get(const char *name)
 {
@@ -302,7 +305,7 @@ static void qmgr_delivery_event(int fd, int revents, void *ctx)
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
 			if (n <= 0) {
-				qmgr_delivery_end(d, "delivery agent crashed");
+				qmgr_delivery_lost(d);
 				return;
 			}
 			d->out_off += (size_t)n;
@@ -327,49 +330,16 @@ static void qmgr_delivery_event(int fd, int revents, void *ctx)
 		if (n <= 0) {
 			/* End of file without "done": the agent died. */
 			if (qmgr_delivery_decode(d))
-				qmgr_delivery_end(d, "delivery agent crashed");
+				qmgr_delivery_lost(d);
 			return;
 		}
+		d->heard = true;
 		buf_commit(d->in, (size_t)n);
 		if (!qmgr_delivery_decode(d))
 			return;
 	}
 	/* Make this batch of done marks durable before anything else. */
 	qmgr_message_sync(d->e->m);
-}
-
-/* Connect to private/TRANSPORT without blocking: the fd, -1 (the
- * transport is unavailable: reason in why), -2 (its backlog is full:
- * try again soon). */
-static int qmgr_agent_connect(const char *transport, struct buf *why)
-{
-	struct sockaddr_un sun;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (str_format(sun.sun_path, sizeof(sun.sun_path), "private/%s",
-	               transport) < 0) {
-		buf_set_str(why, "mail transport unavailable");
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		buf_sprintf(why, "socket: %s", strerror(errno));
-		return -2; /* out of descriptors: later */
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 &&
-	    errno != EINPROGRESS) {
-		int saved = errno;
-
-		close(fd);
-		if (saved == EAGAIN)
-			return -2;
-		buf_sprintf(why, "connect to transport private/%s: %s",
-		            transport, strerror(saved));
-		return -1;
-	}
-	return fd;
 }
 
 static void qmgr_request_fill(struct qmgr_entry *e, struct deliver_request *r)
@@ -424,7 +394,8 @@ static int qmgr_delivery_start(struct qmgr_entry *e)
 	struct qmgr_delivery *d;
 	struct qmgr_message *m = e->m;
 	size_t n = e->n;
-	int fd = qmgr_agent_connect(e->d->tr->name, why);
+	bool reused;
+	int fd = qmgr_conn_get(e->d->tr->name, &reused, why);
 	long long limit_ms;
 
 	if (fd == -2) {
@@ -447,6 +418,7 @@ static int qmgr_delivery_start(struct qmgr_entry *e)
 	d = mem_zalloc(sizeof(*d));
 	d->e = e;
 	d->fd = fd;
+	d->reused = reused;
 	d->out = buf_create(4096, 0);
 	d->in = buf_create(4096, QMGR_INBUF_MAX);
 	d->answered = mem_zalloc(e->n);
@@ -469,6 +441,35 @@ static int qmgr_delivery_start(struct qmgr_entry *e)
 	return 0;
 }
 
+/* The delivery is over: forget it and its connection (kept for the
+ * transport's next request when keep is true). */
+static void qmgr_delivery_free(struct qmgr_delivery *d, bool keep)
+{
+	struct qmgr_dest *dest = d->e->d;
+
+	multi_server_unwatch(d->fd);
+	multi_server_timer_cancel(qmgr_delivery_timeout, d);
+	if (keep)
+		qmgr_conn_put(dest->tr->name, d->fd,
+		              (size_t)dest->tr->proc_limit);
+	else
+		close(d->fd);
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		qmgr_deliveries = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	dest->inflight--;
+	dest->tr->inflight--;
+	qmgr_inflight_total--;
+	buf_destroy(&d->out);
+	buf_destroy(&d->in);
+	attr_list_destroy(&d->msg);
+	mem_free(d->answered);
+	mem_free(d);
+}
+
 static void qmgr_delivery_end(struct qmgr_delivery *d, const char *why)
 {
 	struct qmgr_entry *e = d->e;
@@ -476,15 +477,6 @@ static void qmgr_delivery_end(struct qmgr_delivery *d, const char *why)
 	struct qmgr_dest *dest = e->d;
 	size_t n = e->n;
 
-	multi_server_unwatch(d->fd);
-	multi_server_timer_cancel(qmgr_delivery_timeout, d);
-	close(d->fd);
-	if (d->prev)
-		d->prev->next = d->next;
-	else
-		qmgr_deliveries = d->next;
-	if (d->next)
-		d->next->prev = d->prev;
 	for (size_t i = 0; i < e->n; i++)
 		if (!d->answered[i])
 			qmgr_message_outcome(
@@ -492,22 +484,41 @@ static void qmgr_delivery_end(struct qmgr_delivery *d, const char *why)
 			    why ? why : "delivery agent crashed",
 			    dest->tr->name, true);
 	qmgr_message_sync(m);
-	dest->inflight--;
-	dest->tr->inflight--;
-	qmgr_inflight_total--;
+	/* A connection answered to the end may carry the next request. */
+	qmgr_delivery_free(d, d->done && why == NULL);
 	if (dest->head != NULL)
 		qmgr_ready_add(dest);
 	else if (dest->inflight == 0 && !dest->ready)
 		qmgr_dest_free(dest);
-	buf_destroy(&d->out);
-	buf_destroy(&d->in);
-	attr_list_destroy(&d->msg);
-	mem_free(d->answered);
-	mem_free(d);
 	mem_free(e->rcpts);
 	mem_free(e);
 	qmgr_message_release(m);
 	qmgr_message_settled(m, n);
+	qmgr_deliver_kick();
+}
+
+/* The connection failed. On a kept connection before any answer, the
+ * agent most likely ended it (max_use, max_idle, reload) as the request
+ * went out: the entry goes back first in line, to a new connection, and
+ * nothing is deferred. Otherwise the agent died: defer what it did not
+ * answer. */
+static void qmgr_delivery_lost(struct qmgr_delivery *d)
+{
+	struct qmgr_entry *e = d->e;
+	struct qmgr_message *m = e->m;
+	struct qmgr_dest *dest = e->d;
+
+	if (!d->reused || d->heard) {
+		qmgr_delivery_end(d, "delivery agent crashed");
+		return;
+	}
+	qmgr_delivery_free(d, false);
+	e->next = dest->head;
+	dest->head = e;
+	if (dest->tail == NULL)
+		dest->tail = e;
+	qmgr_ready_add(dest);
+	qmgr_message_release(m);
 	qmgr_deliver_kick();
 }
 

@@ -1,7 +1,7 @@
 /*
  * smtp.c: the smtp delivery agent (single_server skeleton; master.cf
- * "smtp unix - - n - - smtp"). One request per connection from qmgr
- * (lib/deliver.h): it resolves the nexthop (smtp_addr.c: MX / A / AAAA
+ * "smtp unix - - n - - smtp"). Requests from qmgr one after the
+ * other on a kept connection (lib/deliver.h): it resolves the nexthop (smtp_addr.c: MX / A / AAAA
  * over lib/dns, RFC 5321 5.1), reuses a cached session to the same
  * nexthop or connects to the targets in order (smtp_session.c), runs
  * the mail transaction (smtp_proto.c), and answers one status per
@@ -441,7 +441,8 @@ out:
 	buf_destroy(&domain);
 }
 
-static void smtp_service(struct stream *client, const struct server_info *si)
+/* One request on the connection: false when it could not be read. */
+static bool smtp_request(struct stream *client)
 {
 	struct deliver_request req;
 	struct smtp_state st;
@@ -455,7 +456,7 @@ static void smtp_service(struct stream *client, const struct server_info *si)
 		msg_warn("malformed delivery request: %s", buf_str(err));
 		buf_destroy(&err);
 		smtp_cache_arm();
-		return;
+		return false;
 	}
 	memset(&st, 0, sizeof(st));
 	st.req = &req;
@@ -488,6 +489,15 @@ static void smtp_service(struct stream *client, const struct server_info *si)
 	deliver_request_free(&req);
 	buf_destroy(&err);
 	smtp_cache_arm();
+	return true;
+}
+
+/* qmgr keeps the connection for its next request (docs/ipc.md); the
+ * session cache's timer runs while the agent waits for it. */
+static void smtp_service(struct stream *client, const struct server_info *si)
+{
+	while (smtp_request(client) && single_server_next_request(client))
+		;
 }
 
 int main(int argc, char **argv)

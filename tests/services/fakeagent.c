@@ -1,8 +1,9 @@
 /*
  * fakeagent.c: test-only delivery agent on the single-client skeleton
  * (installed in build/tests/libexec, never in production), for qmgr's
- * integration tests. It reads one request (lib/deliver.h), checks that
- * the queue file it names is readable, and answers each recipient by
+ * integration tests. It reads requests (lib/deliver.h) one after the
+ * other on a connection qmgr keeps, as the real agents do, checks that
+ * the queue file each names is readable, and answers each recipient by
  * the start of its local part:
  *   ok-*     2.0.0 delivered
  *   defer-*  4.2.0 deferred, or delivered once FLAGDIR/accept exists
@@ -80,20 +81,22 @@ static bool fake_prefix(const char *addr, const char *prefix)
 	return strncmp(addr, prefix, strlen(prefix)) == 0;
 }
 
-static void fake_service(struct stream *s, const struct server_info *si)
+/* One request; false when it could not be read. */
+static bool fake_request(struct stream *s, const struct server_info *si)
 {
 	struct deliver_request r;
 	struct buf *err = buf_create(0, 4096), *path = buf_create(0, 4096);
 	struct buf *delays = buf_create(0, 256);
 	double start = fake_now();
 	bool accept = fake_accepting(si);
+	bool ok = false;
 	int fd;
 
-	stream_set_timeouts(s, 10000, 10000);
 	if (deliver_request_read(s, &r, err) < 0) {
 		msg_warn("fakeagent: bad request: %s", buf_str(err));
 		goto out;
 	}
+	ok = true;
 	/* The content must be where the request says. */
 	buf_printf(path, "%s/", config_str(si->config, "queue_directory"));
 	queue_path(r.queue_name, r.queue_id, path);
@@ -156,6 +159,14 @@ out:
 	buf_destroy(&err);
 	buf_destroy(&path);
 	buf_destroy(&delays);
+	return ok;
+}
+
+static void fake_service(struct stream *s, const struct server_info *si)
+{
+	stream_set_timeouts(s, 10000, 10000);
+	while (fake_request(s, si) && single_server_next_request(s))
+		;
 }
 
 int main(int argc, char **argv)

@@ -1,11 +1,13 @@
 /* check_cleanup_client.c: unit tests for lib/cleanup_client.c against a
  * fake cleanup server (a forked child on a UNIX socket in a temporary
  * queue directory): the message order on the wire, content chunking,
- * and how every kind of verdict (and a missing one) is reported. */
+ * how every kind of verdict (and a missing one) is reported, and the
+ * connection kept between messages (CLEANUP_FLAG_QUEUE_ID). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,6 +19,7 @@
 #include "cleanup_client.h"
 #include "config.h"
 #include "queue_file.h"
+#include "unit_tmp.h"
 
 #define GOOD_ID "6B0268B0149A5QA79F17"
 #define CONTENT_LEN 200000
@@ -31,6 +34,23 @@ enum fake_mode {
 };
 
 static char qdir[64];
+
+/* A queue directory with private/ and public/, and a configuration
+ * pointing at it. */
+static struct config *fake_queue(void)
+{
+	struct config *c = config_create();
+	char path[128];
+
+	unit_tmpdir_make(qdir, sizeof(qdir), "cc");
+	snprintf(path, sizeof(path), "%s/private", qdir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/public", qdir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(config_set(c, "queue_directory", qdir), 0);
+	ck_assert_int_eq(config_set(c, "ipc_timeout", "10s"), 0);
+	return c;
+}
 
 static int fake_listen(const char *sub)
 {
@@ -176,24 +196,15 @@ static const struct {
 
 START_TEST(test_client)
 {
-	struct config *c = config_create();
+	struct config *c = fake_queue();
 	struct buf *err = buf_create(0, 1000), *reason = buf_create(0, 1000);
 	struct cleanup_client *cc;
 	char id[QUEUE_ID_MAX] = "";
 	char piece[777];
-	char path[128];
 	size_t sent = 0;
 	int lfd, status;
 	pid_t pid;
 
-	snprintf(qdir, sizeof(qdir), "/tmp/check_cc.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(qdir));
-	snprintf(path, sizeof(path), "%s/private", qdir);
-	ck_assert_int_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/public", qdir);
-	ck_assert_int_eq(mkdir(path, 0700), 0);
-	ck_assert_int_eq(config_set(c, "queue_directory", qdir), 0);
-	ck_assert_int_eq(config_set(c, "ipc_timeout", "10s"), 0);
 	lfd = fake_listen(cases[_i].sub);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -235,13 +246,7 @@ START_TEST(test_client)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	              "fake server: status %d", status);
-	snprintf(path, sizeof(path), "%s/%s/cleanup", qdir, cases[_i].sub);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/private", qdir);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/public", qdir);
-	rmdir(path);
-	rmdir(qdir);
+	unit_tmpdir_remove(qdir);
 	config_destroy(&c);
 	buf_destroy(&err);
 	buf_destroy(&reason);
@@ -261,6 +266,143 @@ START_TEST(test_no_service)
 }
 END_TEST
 
+/* ---- the kept connection ---- */
+
+/* Answer {status=0, queue_id=id} on s; false if it could not be sent. */
+static bool fake_reply_id(struct stream *s, const char *id)
+{
+	struct attr_list *reply = attr_list_create();
+	struct buf *out = buf_create(0, 0);
+	bool ok;
+
+	attr_add_int(reply, "status", 0);
+	attr_add_str(reply, "queue_id", id);
+	attr_encode(reply, out);
+	ok = stream_write(s, buf_str(out), buf_len(out)) == 0 &&
+	     stream_flush(s) == 0;
+	attr_list_destroy(&reply);
+	buf_destroy(&out);
+	return ok;
+}
+
+/* One whole message with CLEANUP_FLAG_QUEUE_ID on s, named id; the
+ * {request=begin} was read already when begun is true. exit(code + k)
+ * on anything unexpected. */
+static void fake_message(struct stream *s, const char *id, bool begun, int code)
+{
+	struct attr_list *l = attr_list_create();
+
+	if (!begun) {
+		fake_read(s, l, code);
+		if (!is(l, 0, "request", "begin") || !is(l, 1, "flags", "2"))
+			_exit(code + 1);
+	}
+	if (!fake_reply_id(s, id))
+		_exit(code + 2);
+	fake_read(s, l, code + 3);
+	if (!is(l, 0, "sender", "a@b"))
+		_exit(code + 4);
+	fake_read(s, l, code + 5);
+	if (!is(l, 0, "rcpt", "x@y"))
+		_exit(code + 6);
+	fake_read(s, l, code + 7);
+	if (!is(l, 0, "chunk", "hi\n"))
+		_exit(code + 8);
+	fake_read(s, l, code + 9);
+	if (!is(l, 0, "request", "end") || !fake_reply_id(s, id))
+		_exit(code + 10);
+	attr_list_destroy(&l);
+}
+
+static struct stream *fake_accept(int lfd, int code)
+{
+	int fd = accept(lfd, NULL, NULL);
+	struct stream *s;
+
+	if (fd < 0)
+		_exit(code);
+	s = stream_open(fd);
+	stream_set_timeouts(s, 5000, 5000);
+	return s;
+}
+
+#define KEPT_ID(c) "6B0268B0149A5QA79F1" c
+
+/* Messages A and B on one connection; C's {request=begin} on it is met
+ * by a close (cleanup's idle limit, racing the client), so C starts over
+ * on a second connection; that one is closed after C, and D comes on a
+ * third. */
+static void fake_serve_kept(int lfd)
+{
+	struct attr_list *l = attr_list_create();
+	struct stream *s = fake_accept(lfd, 30);
+
+	fake_message(s, KEPT_ID("A"), false, 40);
+	fake_message(s, KEPT_ID("B"), false, 60);
+	fake_read(s, l, 31);
+	if (!is(l, 0, "request", "begin"))
+		_exit(32);
+	stream_close(&s);
+	s = fake_accept(lfd, 33);
+	fake_message(s, KEPT_ID("C"), false, 80);
+	stream_close(&s);
+	s = fake_accept(lfd, 34);
+	fake_message(s, KEPT_ID("D"), false, 100);
+	/* The client keeps D's connection: no fourth one. */
+	{
+		struct pollfd pfd = {lfd, POLLIN, 0};
+
+		if (poll(&pfd, 1, 300) != 0)
+			_exit(35);
+	}
+	stream_close(&s);
+	_exit(0);
+}
+
+START_TEST(test_kept_connection)
+{
+	static const char *const ids[] = {KEPT_ID("A"), KEPT_ID("B"),
+	                                  KEPT_ID("C"), KEPT_ID("D")};
+	struct config *c = fake_queue();
+	struct buf *err = buf_create(0, 1000), *reason = buf_create(0, 1000);
+	int lfd, status;
+	pid_t pid;
+
+	lfd = fake_listen("public");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		fake_serve_kept(lfd);
+	for (size_t i = 0; i < 4; i++) {
+		struct cleanup_client *cc =
+		    cleanup_open(c, CLEANUP_FLAG_QUEUE_ID, err);
+		char id[QUEUE_ID_MAX] = "";
+
+		ck_assert_msg(cc != NULL, "message %zu: %s", i, buf_str(err));
+		ck_assert_str_eq(cleanup_queue_id(cc), ids[i]);
+		ck_assert_int_eq(cleanup_sender(cc, "a@b"), 0);
+		ck_assert_int_eq(cleanup_rcpt(cc, "x@y", NULL, 0), 0);
+		ck_assert_int_eq(cleanup_write(cc, "hi\n", 3), 0);
+		ck_assert_int_eq(cleanup_finish(&cc, id, sizeof(id), reason),
+		                 CLEANUP_OK);
+		ck_assert_str_eq(id, ids[i]);
+		if (i == 2) {
+			/* Let the server close C's connection first: D
+			 * must notice and connect anew. */
+			usleep(100 * 1000);
+		}
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "fake server: status %d", status);
+	close(lfd);
+	unit_tmpdir_remove(qdir);
+	config_destroy(&c);
+	buf_destroy(&err);
+	buf_destroy(&reason);
+}
+END_TEST
+
 Suite *cleanup_client_suite(void)
 {
 	Suite *s = suite_create("cleanup_client");
@@ -269,6 +411,7 @@ Suite *cleanup_client_suite(void)
 	tcase_add_loop_test(tc, test_client, 0,
 	                    sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_no_service);
+	tcase_add_test(tc, test_kept_connection);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
