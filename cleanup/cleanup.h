@@ -125,8 +125,8 @@ void cleanup_queue_content(struct cleanup_state *st, const char *data,
 int cleanup_queue_commit(struct cleanup_state *st);
 /* Throw the (temporary) file away, if any. */
 void cleanup_queue_abort(struct cleanup_state *st);
-/* Tell qmgr there is new mail (errors ignored). */
-void cleanup_queue_trigger(void);
+/* Tell qmgr that incoming/QUEUE_ID is new mail (errors ignored). */
+void cleanup_queue_trigger(const char *queue_id);
 
 /* cleanup_header.c: content processing. */
 /* Start the content (after the envelope is written). */

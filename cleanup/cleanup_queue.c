@@ -305,9 +305,14 @@ void cleanup_queue_abort(struct cleanup_state *st)
 	}
 }
 
-void cleanup_queue_trigger(void)
+void cleanup_queue_trigger(const char *queue_id)
 {
+	char msg[QUEUE_ID_MAX + 2];
+	int n = snprintf(msg, sizeof(msg), "N%s\n", queue_id);
+
 	/* qmgr may not run (or exist): a missed trigger only delays mail
-	 * until qmgr's next scan. */
-	(void)server_unix_trigger("public/qmgr", "A", 1, 0);
+	 * until qmgr's next scan. "N" names the file, so qmgr takes it
+	 * without listing incoming/ (docs/qmgr.md). */
+	if (n > 0 && (size_t)n < sizeof(msg))
+		(void)server_unix_trigger("public/qmgr", msg, (size_t)n, 0);
 }

@@ -197,7 +197,7 @@ static void cleanup_session_reply(struct cleanup_session *cs)
 	multi_server_unwatch(cs->fd);
 	multi_server_timer_cancel(cleanup_session_timeout, cs);
 	if (st->status == 0)
-		cleanup_queue_trigger();
+		cleanup_queue_trigger(st->queue_id);
 	cleanup_session_flush(cs);
 }
 

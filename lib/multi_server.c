@@ -22,6 +22,9 @@
 #include "msg.h"
 #include "server_impl.h"
 
+/* Most clients taken from a listener per wakeup. */
+#define MULTI_ACCEPT_BURST 64
+
 struct multi_watch {
 	int events; /* 0: not watched */
 	server_event_fn fn;
@@ -144,11 +147,23 @@ static long long multi_run_timers(void)
  * process for a client this one was about to take. */
 static void multi_accept(struct server_ctx *ctx, int listen_fd)
 {
-	bool gone;
-	int fd;
+	/* Everything waiting, up to a bound: one client per round let
+	 * qmgr's backlog overflow (cleanup's triggers refused with EAGAIN)
+	 * whenever the scheduler kept it off the CPU for a while. */
+	for (int i = 0; i < MULTI_ACCEPT_BURST; i++) {
+		bool gone;
+		int fd;
 
-	fd = server_accept(ctx, listen_fd, &gone);
-	if (fd >= 0) {
+		if (ctx->cb->client_limit > 0 &&
+		    multi_client_count >= ctx->cb->client_limit)
+			break;
+		if (i > 0 &&
+		    (server_stopping() ||
+		     (!multi_unlimited && ctx->use_count >= ctx->max_use)))
+			break;
+		fd = server_accept(ctx, listen_fd, &gone);
+		if (fd < 0)
+			break;
 		multi_client_count++;
 		ctx->use_count++;
 		ctx->cb->connect(fd, &ctx->info);

@@ -16,6 +16,12 @@
 #endif
 
 #define MASTER_BACKLOG 128
+/* UNIX-domain services (cleanup, qmgr's triggers, agents): every
+ * message of a busy server is a connection or a trigger there, and a
+ * refused trigger (the backlog full while qmgr waits for the CPU) delays
+ * its message until qmgr next lists incoming/. The kernel caps it at
+ * net.core.somaxconn. */
+#define MASTER_UNIX_BACKLOG 1024
 
 /* One child process. */
 struct master_proc {

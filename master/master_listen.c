@@ -55,7 +55,7 @@ int master_listen_open(struct master *m, struct master_serv *s, struct buf *err)
 	case MASTER_UNIX:
 	case MASTER_PASS:
 		fd = server_unix_listen(s->sock_path, s->private_ ? 0600 : 0666,
-		                        uid, gid, MASTER_BACKLOG, err);
+		                        uid, gid, MASTER_UNIX_BACKLOG, err);
 		break;
 	case MASTER_FIFO:
 		fd = server_fifo_listen(s->sock_path, s->private_ ? 0600 : 0622,

@@ -5,10 +5,12 @@
  * delivery agent and bounce connections, all in one event loop. This
  * file: main, set-up, triggers and the scan timers.
  * Triggers (one byte each, any number per connection): A scan incoming
- * and due deferred mail (cleanup, after each message; flush), I
- * incoming, D deferred, F forget backoff and scan deferred now (queue
- * flush, sendmail -q, which also made deferred mail due), W master's
- * wakeup (incoming; deferred when a queue_run_delay has passed).
+ * and due deferred mail (flush), I incoming, D deferred, F forget backoff
+ * and scan deferred now (queue flush, sendmail -q, which also made
+ * deferred mail due), W master's wakeup (incoming; deferred when a
+ * queue_run_delay has passed); and NQUEUEID followed by a newline
+ * (cleanup, after each message): take incoming/QUEUEID without listing
+ * incoming/, and deferred mail as for A.
  * SECURITY: public/qmgr is reachable by the postdrop group: a trigger is
  * only a hint (at most TRIGGER_SERVER_MAX_MSG bytes per connection, a
  * two-second deadline, unknown bytes ignored).
@@ -29,12 +31,17 @@
 #define QMGR_TRIGGER_MS 2000
 /* Deferred scans asked for by triggers: at most one a second. */
 #define QMGR_DEFERRED_GAP_MS 1000
+/* The listing of incoming/ after N triggers: this much later. */
+#define QMGR_INCOMING_GAP_MS 1000
 
 struct qmgr_globals qmgr;
 
 struct qmgr_client {
 	int fd;
 	size_t got;
+	bool in_id; /* after an N: the bytes of a queue ID, up to \n */
+	size_t idlen;
+	char id[QUEUE_ID_MAX];
 };
 
 static long long qmgr_last_deferred_ms = -1;
@@ -76,6 +83,28 @@ void qmgr_scan_incoming(void)
 {
 	/* From a timer: a burst of triggers is one scan. */
 	multi_server_timer(qmgr_incoming_timer, NULL, 0);
+}
+
+static bool qmgr_incoming_soon_pending;
+
+/* Its own timer, so that it never postpones a listing asked for now. */
+static void qmgr_incoming_soon_timer(void *ctx)
+{
+	qmgr_incoming_soon_pending = false;
+	qmgr_incoming_timer(ctx);
+}
+
+/* After an N trigger: list incoming/ a second later (once for all the N
+ * triggers of that second). A trigger can be lost (qmgr's backlog full,
+ * qmgr restarting): with A triggers the next message's listing found
+ * such a file, with N alone it would wait for queue_run_delay. */
+static void qmgr_scan_incoming_soon(void)
+{
+	if (qmgr_incoming_soon_pending)
+		return;
+	qmgr_incoming_soon_pending = true;
+	multi_server_timer(qmgr_incoming_soon_timer, NULL,
+	                   QMGR_INCOMING_GAP_MS);
 }
 
 void qmgr_scan_deferred(bool force)
@@ -137,6 +166,36 @@ static void qmgr_trigger(int c)
 	}
 }
 
+/* One byte of a trigger connection: a trigger, or part of N's ID. */
+static void qmgr_client_byte(struct qmgr_client *cl, int c)
+{
+	if (!cl->in_id) {
+		if (c == 'N') {
+			cl->in_id = true;
+			cl->idlen = 0;
+		} else {
+			qmgr_trigger(c);
+		}
+		return;
+	}
+	if (c != '\n') {
+		if (cl->idlen + 1 < sizeof(cl->id))
+			cl->id[cl->idlen] = (char)c;
+		cl->idlen++; /* too long: not a queue ID, ignored below */
+		return;
+	}
+	cl->in_id = false;
+	if (cl->idlen < sizeof(cl->id)) {
+		cl->id[cl->idlen] = '\0';
+		/* Only a hint: a name that is not a queue ID, or a file
+		 * not in incoming/, is skipped when taken. */
+		if (queue_id_valid(cl->id))
+			qmgr_scan_new(cl->id);
+	}
+	qmgr_scan_incoming_soon();
+	qmgr_scan_deferred(false);
+}
+
 static void qmgr_client_timeout(void *ctx);
 
 static void qmgr_client_end(struct qmgr_client *cl)
@@ -162,7 +221,7 @@ static void qmgr_client_event(int fd, int revents, void *ctx)
 		return;
 	if (n > 0) {
 		for (ssize_t i = 0; i < n; i++)
-			qmgr_trigger((unsigned char)buf[i]);
+			qmgr_client_byte(cl, (unsigned char)buf[i]);
 		cl->got += (size_t)n;
 		if (cl->got < TRIGGER_SERVER_MAX_MSG)
 			return;

@@ -70,6 +70,9 @@ void qmgr_recover_active(void);
 /* Collect the IDs in incoming/ (deferred/: only due files) and feed
  * them into the active queue while there is room. */
 void qmgr_scan_run(const char *queue);
+/* incoming/ID is new mail (cleanup's trigger): queue it for the active
+ * queue without listing incoming/. */
+void qmgr_scan_new(const char *id);
 /* Feed waiting IDs into the active queue while there is room. */
 void qmgr_feed(void);
 /* Is there room for another message? */
@@ -89,8 +92,10 @@ struct qmgr_message;
 
 /* Load active/ID (just moved there) and schedule its recipients. A
  * corrupt file goes to corrupt/. prev_attempt: when the previous
- * delivery attempt ended (a deferred file's ctime), 0 for new mail. */
-void qmgr_message_load(const char *id, long long prev_attempt);
+ * delivery attempt ended (a deferred file's ctime), 0 for new mail.
+ * old_logs: defer/ID or bounce/ID may exist from an earlier attempt
+ * (false only for new mail: then no probe for them is made). */
+void qmgr_message_load(const char *id, long long prev_attempt, bool old_logs);
 /* A recipient's outcome (index into the envelope's recipients).
  * status 2/4/5 with dsn, relay and reason; for 2 and 5 the file change
  * is made durable by qmgr_message_sync. log: qmgr itself logs the

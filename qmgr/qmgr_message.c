@@ -66,6 +66,7 @@ struct qmgr_message {
 	enum qmgr_bounce_step step;
 	int bounce_fd;
 	long long prev_attempt; /* end of the previous attempt, 0: none */
+	bool may_have_logs; /* defer/ID or bounce/ID may exist */
 };
 
 static void qmgr_message_finish(struct qmgr_message *m);
@@ -186,6 +187,7 @@ static int qmgr_log_append(struct qmgr_message *m, const char *queue,
 	bool created = false;
 	int fd, rc = -1;
 
+	m->may_have_logs = true;
 	queue_path(queue, m->id, path);
 	bounce_log_format(rcpt, dsn, text, line);
 	fd = open(buf_str(path), O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -461,7 +463,7 @@ static size_t qmgr_message_resolve(struct qmgr_message *m,
 	return settled;
 }
 
-void qmgr_message_load(const char *id, long long prev_attempt)
+void qmgr_message_load(const char *id, long long prev_attempt, bool old_logs)
 {
 	struct buf *path = buf_create(64, 256), *err = buf_create(64, 4096);
 	struct queue_reader *rd;
@@ -482,6 +484,7 @@ void qmgr_message_load(const char *id, long long prev_attempt)
 	m->fd = -1;
 	m->bounce_fd = -1;
 	m->prev_attempt = prev_attempt;
+	m->may_have_logs = old_logs;
 	rd = queue_reader_create(fd);
 	if (queue_envelope_read(rd, &m->env, err) < 0) {
 		queue_reader_destroy(&rd);
@@ -591,11 +594,14 @@ static void qmgr_message_finish(struct qmgr_message *m)
 	qmgr_bounce_next(m);
 }
 
-/* The message's file is gone from the queue: its logs go too. */
+/* The message's file is gone from the queue: its logs go too (new mail
+ * that wrote none has none: no probe per message). */
 static void qmgr_message_removed(struct qmgr_message *m)
 {
-	qmgr_log_remove(QUEUE_DEFER, m->id);
-	qmgr_log_remove(QUEUE_BOUNCE, m->id);
+	if (m->may_have_logs) {
+		qmgr_log_remove(QUEUE_DEFER, m->id);
+		qmgr_log_remove(QUEUE_BOUNCE, m->id);
+	}
 	msg_info("%s: removed", m->id);
 }
 
@@ -764,7 +770,8 @@ static void qmgr_bounce_next(struct qmgr_message *m)
 		qmgr_bounce_send(m, BOUNCE_SUCCESS);
 		return;
 	}
-	if (m->step < QB_FAILURE && qmgr_log_exists(QUEUE_BOUNCE, m->id)) {
+	if (m->step < QB_FAILURE && m->may_have_logs &&
+	    qmgr_log_exists(QUEUE_BOUNCE, m->id)) {
 		m->step = QB_FAILURE;
 		qmgr_bounce_send(m, BOUNCE_FAILURE);
 		return;

@@ -8,7 +8,9 @@
  * when its mtime (its next attempt) has passed. hold/ is never looked at.
  * At start every file left in active/ goes back to incoming/ (crash
  * recovery, as Postfix does): it is delivered again, skipping the
- * recipients already marked done.
+ * recipients already marked done. Such a file, and every deferred one,
+ * may have defer/bounce logs from an earlier attempt; other files in
+ * incoming/ are new mail, which has none (no probe for them).
  * SECURITY: file names come from queue directories qmgr owns; names that
  * are not well-formed queue IDs are skipped by queue_list_each's caller
  * check below.
@@ -24,6 +26,7 @@
 #include "msg.h"
 #include "qmgr.h"
 #include "queue_list.h"
+#include "str.h"
 
 struct qmgr_cursor {
 	const char *queue;
@@ -37,6 +40,15 @@ static struct qmgr_cursor qmgr_incoming = {QUEUE_INCOMING, NULL, 0, 0, 0,
 static struct qmgr_cursor qmgr_deferred = {QUEUE_DEFERRED, NULL, 0, 0, 0,
                                            false};
 static bool qmgr_deferred_turn;
+/* The newest queue ID recovered from active/ at start ("" if none):
+ * IDs sort by arrival time, so an ID in incoming/ up to this one may be
+ * a recovered file (a new message with an older time only costs a probe
+ * of its logs). */
+static char qmgr_recovered_max[QUEUE_ID_MAX];
+/* Most IDs waiting in the incoming cursor that a trigger may add. */
+#define QMGR_NAMED_MAX 10000
+/* Queue IDs start with 13 hex digits of arrival time. */
+#define QMGR_ID_TIME_LEN 13
 
 bool qmgr_has_room(void)
 {
@@ -95,6 +107,22 @@ void qmgr_scan_run(const char *queue)
 	qmgr_feed();
 }
 
+void qmgr_scan_new(const char *id)
+{
+	/* A full active queue leaves named IDs waiting: past a bound (the
+	 * trigger socket is open to the postdrop group), the next listing
+	 * of incoming/ finds the file instead. */
+	if (qmgr_incoming.n - qmgr_incoming.pos >= QMGR_NAMED_MAX) {
+		qmgr_scan_incoming();
+		return;
+	}
+	/* Behind whatever the last listing still holds (a listing taken
+	 * after the file arrived names it again: the second take finds
+	 * it gone and skips it). */
+	(void)qmgr_collect(QUEUE_INCOMING, id, NULL, &qmgr_incoming);
+	qmgr_feed();
+}
+
 /* Move the next file of cur into active/: true if one was loaded. */
 static bool qmgr_take(struct qmgr_cursor *cur)
 {
@@ -126,7 +154,11 @@ static bool qmgr_take(struct qmgr_cursor *cur)
 			         QUEUE_ACTIVE);
 		goto out;
 	}
-	qmgr_message_load(id, prev);
+	qmgr_message_load(
+	    id, prev,
+	    cur == &qmgr_deferred ||
+	        (qmgr_recovered_max[0] != '\0' &&
+	         strncmp(id, qmgr_recovered_max, QMGR_ID_TIME_LEN) <= 0));
 	taken = true;
 out:
 	buf_destroy(&from);
@@ -170,6 +202,9 @@ static int qmgr_recover_one(const char *queue, const char *id, const char *path,
 	long *count = ctx;
 
 	queue_path(QUEUE_INCOMING, id, to);
+	if (strcmp(id, qmgr_recovered_max) > 0)
+		(void)str_copy(qmgr_recovered_max, sizeof(qmgr_recovered_max),
+		               id);
 	if (renameat2(AT_FDCWD, path, AT_FDCWD, buf_str(to), RENAME_NOREPLACE) <
 	    0)
 		msg_warn("%s: move %s back to %s: %m", id, path,

@@ -316,6 +316,65 @@ class TestQmgr(PosthornTestCase):
         self.assertTrue(self.q.exists("hold", h))
         self.assertEqual(self.queue_files(inst), [("hold", h)])
 
+    def test_named_trigger_takes_the_file_without_a_scan(self):
+        """cleanup's trigger names the new file ("N" ID newline): qmgr
+        takes incoming/ID at once without listing incoming/
+        (queue_run_delay is long here and no I or A trigger is sent);
+        incoming/ is listed a second later, which finds a file whose
+        trigger was lost (here: cut off before its newline). Names that
+        are not queue IDs and too long ones are ignored."""
+        inst = self.instance(queue_run_delay="300s")
+        # Let master's first wakeup pass, so only the trigger can act.
+        time.sleep(1.5)
+        qid = self.q.write("incoming", rcpts=("ok-n@example.net",),
+                           arrival=int(time.time()))
+        other = self.q.write("incoming", rcpts=("ok-o@example.net",),
+                             arrival=int(time.time()))
+        self.assertTrue(poke(inst, b"N../../etc/passwd\nNZZ\nN" +
+                             b"B" * 300 + b"\n"))
+        self.assertTrue(poke(inst, b"N" + qid.encode() + b"\nN" +
+                             other.encode()))
+        self.assertTrue(wait_for(lambda: self.sent("ok-n@example.net") and
+                                 self.sent("ok-o@example.net"), 10))
+        (n,) = self.sent("ok-n@example.net")
+        (o,) = self.sent("ok-o@example.net")
+        # The named file at once, the other one by the listing 1 s later.
+        self.assertGreaterEqual(float(o["start"]) - float(n["start"]), 0.5,
+                                (n, o))
+        self.assertTrue(wait_for(
+            lambda: "%s: removed" % other in inst.log(), 10), inst.log())
+        self.assertTrue(processes_of(inst, "qmgr"))
+        self.assertNotIn("panic", inst.log())
+
+    def test_restart_finds_the_logs_of_a_recovered_file(self):
+        """A file recovered from active/ may have defer and bounce logs
+        from the attempt the crash cut short (qmgr looks for them only
+        for such files and deferred ones, never for new mail): the bounce
+        log still gets its notice and both logs go with the file."""
+        inst = self.instance(start=False)
+        now = int(time.time())
+        a = self.q.write("active", rcpts=("fail-1@example.net",
+                                          "ok-2@example.net"),
+                         done=("fail-1@example.net",), arrival=now)
+        st = os.stat(self.q.path("active", a))
+        for queue, line in (
+                ("bounce", "fail-1@example.net\t5.1.1 no such user\n"),
+                ("defer", "ok-2@example.net\t4.2.0 try again\n")):
+            path = self.q.path(queue, a)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(line)
+            os.chown(path, st.st_uid, st.st_gid)
+        inst.start()
+        self.assertTrue(wait_for(lambda: "%s: removed" % a in inst.log(),
+                                 15), inst.log())
+        self.assertIn("bounce %s" % a, self.bounces())
+        self.assertIn("fail-1@example.net\t5.1.1 no such user",
+                      self.bounces())
+        self.assertEqual(len(self.sent("ok-2@example.net")), 1)
+        self.assertFalse(os.path.exists(self.q.path("bounce", a)))
+        self.assertFalse(os.path.exists(self.q.path("defer", a)))
+
     def test_kill9_qmgr_during_500_messages(self):
         """kill -9 of qmgr again and again while 500 messages to 5 users
         are delivered: after restart every message was delivered at
