@@ -150,7 +150,8 @@ static void cleanup_session_flush(struct cleanup_session *cs)
 		cleanup_session_arm(cs);
 		return;
 	}
-	if (r < 0 || buf_len(cs->in) > 0 || server_stopping()) {
+	/* Each further message counts against max_use. */
+	if (r < 0 || buf_len(cs->in) > 0 || !multi_server_next_request()) {
 		cleanup_session_end(cs);
 		return;
 	}

@@ -11,6 +11,8 @@
  * server_wait_exclusive, so a new client wakes one idle process. Stops
  * accepting after max_use clients or on SIGTERM and exits when its last
  * client is gone; exits after max_idle seconds without any client.
+ * A client that keeps its connection for several requests (smtpd's to
+ * cleanup) is counted per request through multi_server_next_request.
  * SECURITY: handlers own every byte they read; the skeleton only accepts
  * and dispatches. A stale event (its descriptor was closed and reused by
  * an earlier handler in the same round) is never delivered.
@@ -178,9 +180,19 @@ static void multi_stop_accepting(bool *accepting)
 	*accepting = false;
 }
 
+static struct server_ctx ctx;
+
+bool multi_server_next_request(void)
+{
+	if (server_stopping() ||
+	    (!multi_unlimited && ctx.use_count >= ctx.max_use))
+		return false;
+	ctx.use_count++;
+	return true;
+}
+
 void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 {
-	static struct server_ctx ctx;
 	struct pollfd *fds = NULL;
 	unsigned long *seqs = NULL;
 	int cap = 0;

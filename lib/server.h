@@ -75,6 +75,11 @@ void trigger_server_main(int argc, char **argv,
  * process is stopping. */
 bool single_server_next_request(struct stream *client);
 
+/* multi_server: a client connection that is kept for another request
+ * (cleanup's, after a verdict) counts that request as a use. False when
+ * the process has served max_use or is stopping: end the connection. */
+bool multi_server_next_request(void);
+
 /* multi_server event loop: call fn(fd, revents, ctx) when fd is ready
  * for events (POLLIN and/or POLLOUT); replaces an earlier watch of fd. */
 typedef void (*server_event_fn)(int fd, int revents, void *ctx);

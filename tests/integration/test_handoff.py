@@ -2,7 +2,8 @@
 (issue 10): qmgr keeps its connection to a delivery agent for the next
 request (qmgr/qmgr_conn.c, single_server_next_request) and smtpd keeps
 its connection to cleanup for the next message (lib/cleanup_client.c,
-cleanup/cleanup_session.c), each closed after about 2 s without use.
+cleanup/cleanup_session.c), each closed after about 2 s without use;
+each request or message on a kept connection counts against max_use.
 
 Observed from outside with iproute2's `ss -xp` (the accepted end of a
 connection is the agent's or cleanup's socket, named after the service
@@ -12,9 +13,10 @@ started with `posthorn init` + `start`.
 Covers: two messages in a row travel over one qmgr -> virtual connection
 and one smtpd -> cleanup connection (same socket inode), both closed
 after the idle limit; with max_use=2 every agent process serves at most 2
-requests and nothing is deferred although qmgr's kept connections end
-under it; kill -9 of the agent or of cleanup holding a kept connection
-between two messages loses nothing and the SMTP client sees only 250s.
+requests and every cleanup process at most 2 messages, and nothing is
+deferred although the kept connections end under qmgr and smtpd; kill -9
+of the agent or of cleanup holding a kept connection between two messages
+loses nothing and the SMTP client sees only 250s.
 """
 import os
 import re
@@ -111,10 +113,26 @@ class TestKeptConnections(HandoffTestCase):
 
     def test_max_use_counts_requests_on_a_kept_connection(self):
         self.inst.conf(max_use="2")
+        # smtpd itself lives on (its kept cleanup connection would end
+        # with it every 2 sessions): only cleanup's count can end it.
+        path = os.path.join(self.inst.dir, "master.cf")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        port = str(self.inst.port("smtp"))
+        i = [n for n, l in enumerate(lines) if l.split()[:1] == [port]][0]
+        lines.insert(i + 1, "  -o max_use=100")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
         self.inst.start()
         self.send(9)
         self.wait_delivered(9)
         pids = re.findall(r"local\[(\d+)\]: \w+: to=<bob@example\.test>",
+                          self.inst.log())
+        self.assertEqual(len(pids), 9)
+        per_process = {p: pids.count(p) for p in set(pids)}
+        self.assertLessEqual(max(per_process.values()), 2, per_process)
+        # cleanup too: each message on smtpd's kept connection is a use.
+        pids = re.findall(r"cleanup\[(\d+)\]: \w+: message-id=",
                           self.inst.log())
         self.assertEqual(len(pids), 9)
         per_process = {p: pids.count(p) for p in set(pids)}

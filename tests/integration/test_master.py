@@ -128,7 +128,12 @@ class TestMaster(PosthornTestCase):
 
     def instance_with_echo(self, maxproc="-", extra=""):
         inst = self.make_instance()
+        # Not one of the instance's own ports (free until it starts).
+        taken = {inst.port_base + off
+                 for off in harness.PORT_OFFSETS.values()}
         port = free_port()
+        while port in taken:
+            port = free_port()
         inst.append_master_cf(service_line(str(port), ECHO + extra,
                                            maxproc=maxproc))
         return inst, port
