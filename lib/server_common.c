@@ -392,11 +392,16 @@ int server_wait_exclusive(struct pollfd *fds, int nfds, int timeout_ms)
 		 * process, not every process of the service, as poll() does
 		 * (each woke, lost the accept race and slept again: several
 		 * context switches per client). */
+		int saved = 0;
+
 		ep = epoll_create1(EPOLL_CLOEXEC);
+		if (ep < 0)
+			saved = errno;
 		for (int i = 0; i < nfds && ep >= 0; i++) {
 			e.events = EPOLLIN | EPOLLEXCLUSIVE;
 			e.data.u32 = (uint32_t)i;
 			if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i].fd, &e) < 0) {
+				saved = errno;
 				close(ep);
 				ep = -1;
 			}
@@ -406,10 +411,13 @@ int server_wait_exclusive(struct pollfd *fds, int nfds, int timeout_ms)
 		e.data.u32 = (uint32_t)nfds;
 		if (ep >= 0 &&
 		    epoll_ctl(ep, EPOLL_CTL_ADD, SERVER_STATUS_FD, &e) < 0) {
+			saved = errno;
 			close(ep);
 			ep = -1;
 		}
 		if (ep < 0) {
+			/* The failed call's errno, not close()'s. */
+			errno = saved;
 			msg_warn("epoll: %m: waiting with poll()");
 			ep = -2;
 			return server_wait(fds, nfds, timeout_ms, false);
