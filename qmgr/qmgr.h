@@ -117,10 +117,12 @@ void qmgr_message_release(struct qmgr_message *m); /* and ends */
 
 /* ---- qmgr_conn.c ---- */
 
-/* A connection to private/TRANSPORT: a kept idle one (*reused true) or a
- * new one (connect without blocking). -1: the transport is unavailable
- * (reason in why); -2: its backlog is full, try again soon. */
-int qmgr_conn_get(const char *transport, bool *reused, struct buf *why);
+/* A connection to private/TRANSPORT: a kept idle one (*reused true) when
+ * may_reuse and there is one, else a new one (connect without blocking).
+ * -1: the transport is unavailable (reason in why); -2: its backlog is
+ * full, try again soon. */
+int qmgr_conn_get(const char *transport, bool may_reuse, bool *reused,
+                  struct buf *why);
 /* Keep fd, whose request was answered to the end, for the transport's
  * next request (closed instead when max_idle are kept already, or qmgr
  * is stopping). */

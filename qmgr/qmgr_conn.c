@@ -120,12 +120,13 @@ static int qmgr_conn_open(const char *transport, struct buf *why)
 	return fd;
 }
 
-int qmgr_conn_get(const char *transport, bool *reused, struct buf *why)
+int qmgr_conn_get(const char *transport, bool may_reuse, bool *reused,
+                  struct buf *why)
 {
 	struct qmgr_conn_list *l = qmgr_conn_list_get(transport);
 
-	*reused = l->head != NULL;
-	if (l->head != NULL) {
+	*reused = may_reuse && l->head != NULL;
+	if (*reused) {
 		multi_server_timer_cancel(qmgr_conn_expire, l->head);
 		return qmgr_conn_unlink(l->head);
 	}

@@ -67,6 +67,7 @@ struct qmgr_entry {
 	struct qmgr_dest *d;
 	size_t *rcpts; /* indices into the message's recipients */
 	size_t n;
+	bool new_conn; /* a kept connection failed under it: not again */
 	struct qmgr_entry *next;
 };
 
@@ -395,7 +396,7 @@ static int qmgr_delivery_start(struct qmgr_entry *e)
 	struct qmgr_message *m = e->m;
 	size_t n = e->n;
 	bool reused;
-	int fd = qmgr_conn_get(e->d->tr->name, &reused, why);
+	int fd = qmgr_conn_get(e->d->tr->name, !e->new_conn, &reused, why);
 	long long limit_ms;
 
 	if (fd == -2) {
@@ -513,6 +514,7 @@ static void qmgr_delivery_lost(struct qmgr_delivery *d)
 		return;
 	}
 	qmgr_delivery_free(d, false);
+	e->new_conn = true;
 	e->next = dest->head;
 	dest->head = e;
 	if (dest->tail == NULL)

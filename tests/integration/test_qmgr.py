@@ -529,6 +529,30 @@ class TestQmgr(PosthornTestCase):
         self.assertEqual(len(self.sent("crash-2@example.net")), 1)
         self.assertEqual(len(self.sent("hang-4@example.org")), 1)
 
+    def test_kept_connection_failing_unanswered_is_tried_once_anew(self):
+        """An agent that dies on a kept connection before answering looks
+        like one that ended the connection as the request went out: qmgr
+        sends the request once more, on a new connection (a new agent
+        process), and only that second failure defers it."""
+        inst = self.instance(minimal_backoff_time="30s")
+        self.may_die = ("fakeagent",)
+        self.sendmail(inst, ["ok-1@example.net"])
+        self.assertTrue(wait_for(lambda: self.sent("ok-1@example.net"), 10))
+        # Within qmgr's 2 s idle limit: the kept connection carries it.
+        self.sendmail(inst, ["crash-2@example.net"])
+        self.assertTrue(wait_for(
+            lambda: "status=deferred (delivery agent crashed)" in
+            inst.log(), 15), inst.log())
+        crashes = [r for r in self.records()
+                   if r["rcpt"] == "crash-2@example.net"]
+        (ok,) = self.sent("ok-1@example.net")
+        self.assertEqual(len(crashes), 2, crashes)
+        self.assertEqual(crashes[0]["pid"], ok["pid"])  # the kept one
+        self.assertNotEqual(crashes[1]["pid"], crashes[0]["pid"])
+        time.sleep(1)  # and no third attempt (backoff is 30 s)
+        self.assertEqual(len([r for r in self.records()
+                              if r["rcpt"] == "crash-2@example.net"]), 2)
+
     def test_concurrency_and_recipient_limits(self):
         """TRANSPORT_destination_concurrency_limit and
         TRANSPORT_destination_recipient_limit: requests carry at most 3
