@@ -147,7 +147,23 @@ static long long multi_run_timers(void)
  * when it stops accepting (multi_stop_accepting). A busy/idle pair around
  * each accept let master, reading the pair half-way, start a second
  * process for a client this one was about to take. */
-static void multi_accept(struct server_ctx *ctx, int listen_fd)
+static struct server_ctx ctx;
+
+/* Has this process served its share (SIGTERM, or max_use)? */
+static bool multi_used_up(void)
+{
+	return server_stopping() ||
+	       (!multi_unlimited && ctx.use_count >= ctx.max_use);
+}
+
+/* Does this process have its client_limit of clients? */
+static bool multi_full(void)
+{
+	return ctx.cb->client_limit > 0 &&
+	       multi_client_count >= ctx.cb->client_limit;
+}
+
+static void multi_accept(int listen_fd)
 {
 	/* Everything waiting, up to a bound: one client per round let
 	 * qmgr's backlog overflow (cleanup's triggers refused with EAGAIN)
@@ -156,19 +172,14 @@ static void multi_accept(struct server_ctx *ctx, int listen_fd)
 		bool gone;
 		int fd;
 
-		if (ctx->cb->client_limit > 0 &&
-		    multi_client_count >= ctx->cb->client_limit)
+		if (multi_full() || (i > 0 && multi_used_up()))
 			break;
-		if (i > 0 &&
-		    (server_stopping() ||
-		     (!multi_unlimited && ctx->use_count >= ctx->max_use)))
-			break;
-		fd = server_accept(ctx, listen_fd, &gone);
+		fd = server_accept(&ctx, listen_fd, &gone);
 		if (fd < 0)
 			break;
 		multi_client_count++;
-		ctx->use_count++;
-		ctx->cb->connect(fd, &ctx->info);
+		ctx.use_count++;
+		ctx.cb->connect(fd, &ctx.info);
 	}
 }
 
@@ -180,12 +191,9 @@ static void multi_stop_accepting(bool *accepting)
 	*accepting = false;
 }
 
-static struct server_ctx ctx;
-
 bool multi_server_next_request(void)
 {
-	if (server_stopping() ||
-	    (!multi_unlimited && ctx.use_count >= ctx.max_use))
+	if (multi_used_up())
 		return false;
 	ctx.use_count++;
 	return true;
@@ -212,9 +220,7 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 		int n, nfds = 0, nlisten, timeout;
 		bool full;
 
-		if (accepting &&
-		    (server_stopping() ||
-		     (!multi_unlimited && ctx.use_count >= ctx.max_use))) {
+		if (accepting && multi_used_up()) {
 			/* Last clients only: let other processes (or the
 			 * next generation) take new ones. */
 			multi_stop_accepting(&accepting);
@@ -240,8 +246,7 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 			fds = mem_realloc(fds, (size_t)cap * sizeof(*fds));
 			seqs = mem_realloc(seqs, (size_t)cap * sizeof(*seqs));
 		}
-		full = cb->client_limit > 0 &&
-		       multi_client_count >= cb->client_limit;
+		full = multi_full();
 		if (accepting)
 			server_notify(full ? SERVER_BUSY : SERVER_IDLE);
 		nlisten = accepting && !full ? ctx.nlisten : 0;
@@ -274,7 +279,7 @@ void multi_server_main(int argc, char **argv, const struct server_callbacks *cb)
 				multi_stop_accepting(&accepting); /* master
 				                                   * shut it */
 			else if (fds[i].revents & POLLIN)
-				multi_accept(&ctx, fds[i].fd);
+				multi_accept(fds[i].fd);
 		}
 		for (int i = nlisten; i < nfds && n > 0; i++) {
 			int fd = fds[i].fd;

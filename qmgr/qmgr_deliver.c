@@ -213,6 +213,16 @@ static void qmgr_entry_append(struct qmgr_dest *d, struct qmgr_entry *e)
 	d->tail = e;
 }
 
+/* Back into d's queue, first in line (it could not start, or must start
+ * again). */
+static void qmgr_entry_push_front(struct qmgr_dest *d, struct qmgr_entry *e)
+{
+	e->next = d->head;
+	d->head = e;
+	if (d->tail == NULL)
+		d->tail = e;
+}
+
 void qmgr_deliver_queue(struct qmgr_message *m, const char *transport,
                         const char *nexthop, const size_t *rcpts, size_t n)
 {
@@ -515,10 +525,7 @@ static void qmgr_delivery_lost(struct qmgr_delivery *d)
 	}
 	qmgr_delivery_free(d, false);
 	e->new_conn = true;
-	e->next = dest->head;
-	dest->head = e;
-	if (dest->tail == NULL)
-		dest->tail = e;
+	qmgr_entry_push_front(dest, e);
 	qmgr_ready_add(dest);
 	qmgr_message_release(m);
 	qmgr_deliver_kick();
@@ -556,11 +563,7 @@ static void qmgr_deliver_run(void *ctx)
 				continue;
 			}
 			if (qmgr_delivery_start(e) > 0) {
-				/* Put it back, first in line. */
-				e->next = d->head;
-				d->head = e;
-				if (d->tail == NULL)
-					d->tail = e;
+				qmgr_entry_push_front(d, e);
 				retry = true;
 				break;
 			}
