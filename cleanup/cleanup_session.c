@@ -56,7 +56,8 @@ enum cleanup_phase {
 struct cleanup_session {
 	int fd;
 	enum cleanup_phase phase;
-	struct buf *in; /* bytes read, not yet decoded */
+	struct buf *in; /* bytes read; the first `decoded` are handled */
+	size_t decoded;
 	struct buf *out; /* the reply, not yet written */
 	struct attr_list *msg;
 	struct cleanup_state *st;
@@ -151,10 +152,13 @@ static void cleanup_session_flush(struct cleanup_session *cs)
 		return;
 	}
 	/* Each further message counts against max_use. */
-	if (r < 0 || buf_len(cs->in) > 0 || !multi_server_next_request()) {
+	if (r < 0 || buf_len(cs->in) > cs->decoded ||
+	    !multi_server_next_request()) {
 		cleanup_session_end(cs);
 		return;
 	}
+	buf_reset(cs->in);
+	cs->decoded = 0;
 	cleanup_state_destroy(&cs->st);
 	cs->phase = CS_BEGIN;
 	cs->kept = true;
@@ -393,8 +397,9 @@ static void cleanup_session_read(struct cleanup_session *cs)
 	cleanup_session_arm(cs);
 	for (;;) {
 		size_t used = 0;
-		int r = attr_decode(cs->msg, buf_str(cs->in), buf_len(cs->in),
-		                    &used, &cleanup_limits, err);
+		int r = attr_decode(cs->msg, buf_str(cs->in) + cs->decoded,
+		                    buf_len(cs->in) - cs->decoded, &used,
+		                    &cleanup_limits, err);
 
 		if (r == 1)
 			break;
@@ -403,14 +408,16 @@ static void cleanup_session_read(struct cleanup_session *cs)
 			buf_destroy(&err);
 			return;
 		}
-		/* Consumed before it is handled: after the final reply,
-		 * what is left in cs->in came before the client heard it. */
-		buf_consume(cs->in, used);
+		/* Counted before it is handled: after the final reply,
+		 * what lies beyond came before the client heard it. */
+		cs->decoded += used;
 		if (!cleanup_session_message(cs)) {
 			buf_destroy(&err);
 			return; /* ended (or replying) */
 		}
 	}
+	buf_consume(cs->in, cs->decoded);
+	cs->decoded = 0;
 	buf_destroy(&err);
 }
 
