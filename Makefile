@@ -55,7 +55,7 @@ TESTSVCS := $(TESTSVC_SRC:tests/services/%.c=$(BUILD)/tests/libexec/%)
 UNIT_BIN := $(BUILD)/tests/unit_tests
 
 .PHONY: all deps check unit integration fuzz run install format format-check \
-	docs clean bench
+	docs clean bench bench-floor
 all: $(BINS) $(LIBEXEC) $(TESTSVCS) $(if $(SENDMAIL_SRC),links)
 
 $(BUILD)/obj/%.o: %.c
@@ -155,6 +155,10 @@ install: all
 
 bench: all
 	sh bench/run.sh
+
+# The machine's floor for scenario 1 without an MTA (docs/performance.md).
+bench-floor:
+	sh bench/floor.sh
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
