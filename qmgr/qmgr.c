@@ -27,6 +27,7 @@
 #include "msg.h"
 #include "qmgr.h"
 #include "server.h"
+#include "trigger_parse.h"
 
 #define QMGR_TRIGGER_MS 2000
 /* Deferred scans asked for by triggers: at most one a second. */
@@ -39,9 +40,7 @@ struct qmgr_globals qmgr;
 struct qmgr_client {
 	int fd;
 	size_t got;
-	bool in_id; /* after an N: the bytes of a queue ID, up to \n */
-	size_t idlen;
-	char id[QUEUE_ID_MAX];
+	struct trigger_parse parse;
 };
 
 static long long qmgr_last_deferred_ms = -1;
@@ -169,28 +168,19 @@ static void qmgr_trigger(int c)
 /* One byte of a trigger connection: a trigger, or part of N's ID. */
 static void qmgr_client_byte(struct qmgr_client *cl, int c)
 {
-	if (!cl->in_id) {
-		if (c == 'N') {
-			cl->in_id = true;
-			cl->idlen = 0;
-		} else {
-			qmgr_trigger(c);
-		}
+	switch (trigger_parse_byte(&cl->parse, c)) {
+	case TRIGGER_ITEM_NONE:
 		return;
-	}
-	if (c != '\n') {
-		if (cl->idlen + 1 < sizeof(cl->id))
-			cl->id[cl->idlen] = (char)c;
-		cl->idlen++; /* too long: not a queue ID, ignored below */
+	case TRIGGER_ITEM_BYTE:
+		qmgr_trigger(c);
 		return;
-	}
-	cl->in_id = false;
-	if (cl->idlen < sizeof(cl->id)) {
-		cl->id[cl->idlen] = '\0';
-		/* Only a hint: a name that is not a queue ID, or a file
-		 * not in incoming/, is skipped when taken. */
-		if (queue_id_valid(cl->id))
-			qmgr_scan_new(cl->id);
+	case TRIGGER_ITEM_NAME:
+		/* Only a hint: a file not in incoming/ is skipped when
+		 * taken. */
+		qmgr_scan_new(cl->parse.name);
+		break;
+	case TRIGGER_ITEM_BAD_NAME:
+		break;
 	}
 	qmgr_scan_incoming_soon();
 	qmgr_scan_deferred(false);
@@ -237,6 +227,7 @@ static void qmgr_connect(int fd, const struct server_info *si)
 	if (flags >= 0)
 		(void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	cl->fd = fd;
+	trigger_parse_init(&cl->parse);
 	multi_server_watch(fd, POLLIN, qmgr_client_event, cl);
 	multi_server_timer(qmgr_client_timeout, cl, QMGR_TRIGGER_MS);
 }
