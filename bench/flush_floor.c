@@ -4,7 +4,7 @@
  * messages of 4 KiB the way posthorn's mail path does (docs/performance.md
  * "The floor"): a queue file rewritten in place and renamed to a unique
  * name in incoming/ and back (cleanup and qmgr), and a Maildir file
- * created in tmp/, linked into new/ and unlinked from tmp/ (local). The
+ * made unnamed in new/ (O_TMPFILE) and linked to its name (local). The
  * modes differ only in the flushes around those operations:
  *
  *   contract  fdatasync(queue file), fsync(incoming/), fsync(Maildir
@@ -51,12 +51,11 @@ static void flush(int fd, enum mode mode, int directory, int data_only)
 static void store_messages(const char *dir, enum mode mode, int msgs)
 {
 	char path[512], other[512], body[4096];
-	char incoming[512], tmp[512], new_dir[512];
+	char incoming[512], new_dir[512];
 	pid_t pid = getpid();
 
 	memset(body, 'x', sizeof(body));
 	snprintf(incoming, sizeof(incoming), "%s/incoming", dir);
-	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
 	snprintf(new_dir, sizeof(new_dir), "%s/new", dir);
 	int incoming_fd = open(incoming, O_RDONLY | O_DIRECTORY);
 	int new_fd = open(new_dir, O_RDONLY | O_DIRECTORY);
@@ -77,22 +76,19 @@ static void store_messages(const char *dir, enum mode mode, int msgs)
 		if (renameat(incoming_fd, path, incoming_fd, other) != 0)
 			die("rename");
 		flush(incoming_fd, mode, 1, 0);
-		/* local: a new Maildir file, flushed and linked into new/. */
-		char name[256];
+		/* local: an unnamed file made in new/ (O_TMPFILE), flushed
+		 * and given its name there (lib/maildir.c). */
+		char name[256], self[64];
 		snprintf(name, sizeof(name), "%d.%d", (int)pid, i);
-		int tmp_dir = open(tmp, O_RDONLY | O_DIRECTORY);
-		if (tmp_dir < 0)
-			die("open tmp");
-		fd = openat(tmp_dir, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		fd = openat(new_fd, ".", O_TMPFILE | O_WRONLY, 0600);
 		if (fd < 0 || write(fd, body, sizeof(body)) != sizeof(body))
 			die("write Maildir file");
 		flush(fd, mode, 0, 0);
-		close(fd);
-		if (linkat(tmp_dir, name, new_fd, name, 0) != 0)
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, self, new_fd, name, AT_SYMLINK_FOLLOW) !=
+		    0)
 			die("link");
-		if (unlinkat(tmp_dir, name, 0) != 0)
-			die("unlink");
-		close(tmp_dir);
+		close(fd);
 		flush(new_fd, mode, 1, 0);
 		/* qmgr: the finished file goes back under its pool name. */
 		if (renameat(incoming_fd, other, incoming_fd, path) != 0)
@@ -123,8 +119,8 @@ int main(int argc, char **argv)
 	char sub[512];
 	if (mkdir(dir, 0700) != 0)
 		die(dir);
-	const char *subdirs[] = {"incoming", "tmp", "new"};
-	for (int i = 0; i < 3; i++) {
+	const char *subdirs[] = {"incoming", "new"};
+	for (int i = 0; i < 2; i++) {
 		snprintf(sub, sizeof(sub), "%s/%s", dir, subdirs[i]);
 		if (mkdir(sub, 0700) != 0)
 			die(sub);
