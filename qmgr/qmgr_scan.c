@@ -123,6 +123,16 @@ void qmgr_scan_new(const char *id)
 	qmgr_feed();
 }
 
+/* May the file id of cur have defer/bounce logs from an earlier attempt?
+ * Deferred files may; in incoming/ only those recovered from active/ at
+ * start (IDs up to the newest of them, compared by arrival time). */
+static bool qmgr_may_have_logs(const struct qmgr_cursor *cur, const char *id)
+{
+	return cur == &qmgr_deferred ||
+	       (qmgr_recovered_max[0] != '\0' &&
+	        strncmp(id, qmgr_recovered_max, QMGR_ID_TIME_LEN) <= 0);
+}
+
 /* Move the next file of cur into active/: true if one was loaded. */
 static bool qmgr_take(struct qmgr_cursor *cur)
 {
@@ -154,11 +164,7 @@ static bool qmgr_take(struct qmgr_cursor *cur)
 			         QUEUE_ACTIVE);
 		goto out;
 	}
-	qmgr_message_load(
-	    id, prev,
-	    cur == &qmgr_deferred ||
-	        (qmgr_recovered_max[0] != '\0' &&
-	         strncmp(id, qmgr_recovered_max, QMGR_ID_TIME_LEN) <= 0));
+	qmgr_message_load(id, prev, qmgr_may_have_logs(cur, id));
 	taken = true;
 out:
 	buf_destroy(&from);
